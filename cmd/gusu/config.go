@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of gusu serve, with its default, environment
+// variable and flag in one place (see configKeys). Flags win over the
+// environment, which wins over defaults.
+type Config struct {
+	Addr         string
+	DataDir      string
+	DatabaseURL  string
+	LogFormat    string
+	LogLevel     string
+	PublicURL    string
+	DBTimeout    time.Duration
+	DBMaxConns   int
+	TileCacheMB  int
+	CacheControl string
+	CORSOrigins  string
+}
+
+type configKey struct {
+	flag, env, def, help string
+	target               func(*Config) any
+}
+
+// configKeys documents every setting; README's configuration table is
+// checked against it by a test.
+var configKeys = []configKey{
+	{"addr", "GUSU_ADDR", "127.0.0.1:8080", "address to listen on", func(c *Config) any { return &c.Addr }},
+	{"data-dir", "GUSU_DATA_DIR", "./var", "directory for the managed PostGIS cluster and other state", func(c *Config) any { return &c.DataDir }},
+	{"database-url", "GUSU_DATABASE_URL", "", "PostGIS database URL; empty: manage a local cluster under --data-dir", func(c *Config) any { return &c.DatabaseURL }},
+	{"log-format", "GUSU_LOG_FORMAT", "text", "log format: text or json", func(c *Config) any { return &c.LogFormat }},
+	{"log-level", "GUSU_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
+	{"public-url", "GUSU_PUBLIC_URL", "", "external base URL (e.g. https://maps.example.org/gusu) for links in TileJSON and the catalog; empty: from the request and X-Forwarded-* headers", func(c *Config) any { return &c.PublicURL }},
+	{"db-timeout", "GUSU_DB_TIMEOUT", "5s", "time limit for one database query (tiles, features)", func(c *Config) any { return &c.DBTimeout }},
+	{"db-max-conns", "GUSU_DB_MAX_CONNS", "16", "database connection pool size", func(c *Config) any { return &c.DBMaxConns }},
+	{"tile-cache-mb", "GUSU_TILE_CACHE_MB", "256", "in-memory tile cache size in MiB; 0 disables it", func(c *Config) any { return &c.TileCacheMB }},
+	{"cache-control", "GUSU_CACHE_CONTROL", "public, max-age=0, must-revalidate", "Cache-Control header for tiles and TileJSON", func(c *Config) any { return &c.CacheControl }},
+	{"cors-origins", "GUSU_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS; * allows all, empty none", func(c *Config) any { return &c.CORSOrigins }},
+}
+
+// databaseKeys are the settings that commands other than serve share.
+var databaseKeys = map[string]bool{"data-dir": true, "database-url": true, "log-format": true, "log-level": true}
+
+// parseConfig parses args into a Config using only the keys keep allows (nil: all).
+func parseConfig(name string, args []string, stderr io.Writer, keep map[string]bool) (*Config, *flag.FlagSet, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, k := range configKeys {
+		if keep != nil && !keep[k.flag] {
+			continue
+		}
+		def := k.def
+		if v, ok := os.LookupEnv(k.env); ok {
+			def = v
+		}
+		help := fmt.Sprintf("%s (env %s)", k.help, k.env)
+		switch p := k.target(c).(type) {
+		case *string:
+			fs.StringVar(p, k.flag, def, help)
+		case *int:
+			n, err := strconv.Atoi(def)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: %s=%q is not a whole number", errUsage, k.env, def)
+			}
+			fs.IntVar(p, k.flag, n, help)
+		case *time.Duration:
+			d, err := time.ParseDuration(def)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: %s=%q is not a duration such as 5s", errUsage, k.env, def)
+			}
+			fs.DurationVar(p, k.flag, d, help)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return c, fs, nil
+}
+
+// Validate checks settings once, at start-up.
+func (c *Config) Validate() error {
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.DatabaseURL == "" && c.DataDir == "" {
+		return errors.New("--data-dir must not be empty when no --database-url is given")
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return errors.New("--database-url must be a postgres:// or postgresql:// URL")
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--public-url must be an absolute http(s) URL, not %q", c.PublicURL)
+		}
+	}
+	if c.DBTimeout <= 0 {
+		return errors.New("--db-timeout must be positive")
+	}
+	if c.DBMaxConns < 0 || c.DBMaxConns > 1000 {
+		return errors.New("--db-max-conns must be from 0 to 1000")
+	}
+	if c.TileCacheMB < 0 {
+		return errors.New("--tile-cache-mb must not be negative")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", s)
+	}
+	return l, nil
+}
+
+func (c *Config) logger(w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// redactedDatabaseURL is the database URL without its password, for logs.
+func (c *Config) redactedDatabaseURL() string {
+	if c.DatabaseURL == "" {
+		return ""
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,77 @@
+// Command gusu is the spatial-planning GIS server for Suzhou's New
+// Urbanization Plan: PostGIS layers, vector tiles and a web viewer.
+//
+// This package only parses flags, builds the configuration and wires the
+// packages together; the work is done in data/, tiles/, geo/ and frontend/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `gusu — spatial-planning GIS server for Suzhou
+
+Usage:
+  gusu serve     [flags]   run the server (manages a local PostGIS unless --database-url)
+  gusu migrate   [flags]   apply database migrations and exit
+  gusu data build [--raw DIR] [--out DIR]
+                           rebuild data/suzhou from shared/data/raw
+  gusu version
+
+Run 'gusu <command> -h' for the flags of a command.
+`
+
+// errUsage marks errors that are the caller's fault: exit code 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "gusu:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "gusu:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args[1:], stderr)
+	case "data":
+		if len(args) < 2 || args[1] != "build" {
+			return fmt.Errorf("%w: 'gusu data' takes the subcommand 'build'", errUsage)
+		}
+		return cmdDataBuild(args[2:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "gusu", version)
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/gusu-gis/gusu/data"
+	"github.com/gusu-gis/gusu/data/database"
+	"github.com/gusu-gis/gusu/data/layers"
+)
+
+func openDatabase(ctx context.Context, cfg *Config, log *slog.Logger) (*database.DB, error) {
+	if cfg.DatabaseURL != "" {
+		log.Info("using external PostGIS", "url", cfg.redactedDatabaseURL())
+	}
+	return database.Open(ctx, database.Options{
+		URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: int32(cfg.DBMaxConns),
+		Bundle: data.Suzhou, Durable: true, Logger: log,
+	})
+}
+
+func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, _, err := parseConfig("migrate", args, stderr, databaseKeys)
+	if err != nil {
+		return err
+	}
+	log := cfg.logger(stderr)
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	db.Close()
+	log.Info("database is up to date")
+	return nil
+}
+
+// server is gusu's HTTP side, wired from the packages' handlers.
+type server struct {
+	cfg      *Config
+	log      *slog.Logger
+	db       *database.DB
+	registry *layers.Registry
+	handler  http.Handler
+}
+
+func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
+	s := &server{cfg: cfg, log: log, db: db, registry: layers.NewRegistry(db.Pool, log)}
+	r := mux.NewRouter()
+	r.Handle("/healthz", db.Health()).Methods(http.MethodGet, http.MethodHead)
+	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL}
+	api.Routes(r)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+	})
+	s.handler = withAccessLog(log, withCORS(splitList(cfg.CORSOrigins), r))
+	return s
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, _, err := parseConfig("serve", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := cfg.logger(stderr)
+	start := time.Now()
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s := newServer(cfg, log, db)
+	return s.serve(ctx, ln, start)
+}
+
+func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.registry.Listen(ctx)
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// A response may take the database's time limit plus time to send;
+		// a fixed margin keeps slow clients from holding connections forever.
+		WriteTimeout: s.cfg.DBTimeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("gusu is serving", "url", "http://"+ln.Addr().String()+"/", "startup", time.Since(start).Round(time.Millisecond))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutCtx, cancelShut := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancelShut()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shut down HTTP server: %w", err)
+	}
+	return nil
+}

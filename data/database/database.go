@@ -1,0 +1,156 @@
+// Package database opens gusu's PostGIS: the one at a --database-url, or the
+// private cluster it manages under the data directory. Either way the
+// schema is migrated and the bundled dataset loaded before Open returns.
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gusu-gis/gusu/data/bundle"
+	"github.com/gusu-gis/gusu/data/httpapi"
+	"github.com/gusu-gis/gusu/data/migrate"
+	"github.com/gusu-gis/gusu/data/pgcluster"
+)
+
+// Options configure Open.
+type Options struct {
+	// URL of an existing PostGIS database. Empty: manage a local cluster.
+	URL string
+	// DataDir holds the managed cluster (DataDir/postgres).
+	DataDir string
+	// MaxConns bounds the pool; 0 keeps pgx's default (max(4, cores)).
+	MaxConns int32
+	// Bundle is the dataset to load into an empty database; nil loads nothing.
+	Bundle fs.FS
+	// Durable=false runs a managed cluster without fsync (tests).
+	Durable bool
+	Logger  *slog.Logger
+}
+
+// DB is an open, migrated database.
+type DB struct {
+	Pool    *pgxpool.Pool
+	Cluster *pgcluster.Cluster // nil with an external URL
+	log     *slog.Logger
+}
+
+// Open connects (starting the managed cluster if no URL is given), migrates
+// and loads the bundle.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db := &DB{log: log}
+	url := opts.URL
+	if url == "" {
+		start := time.Now()
+		c, err := pgcluster.Start(ctx, pgcluster.Options{
+			Dir: filepath.Join(opts.DataDir, "postgres"), Logger: log, Durable: opts.Durable,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("managed PostGIS cluster: %w", err)
+		}
+		db.Cluster = c
+		url = c.URL("gusu")
+		log.Info("managed PostGIS ready", "dir", c.Dir(), "attached", c.Attached(), "took", time.Since(start).Round(time.Millisecond))
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "gusu"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	db.Pool = pool
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database %s: %w", cfg.ConnConfig.Host, err)
+	}
+	applied, err := migrate.Up(ctx, pool)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("applied migrations", "versions", applied)
+	}
+	if opts.Bundle != nil {
+		start := time.Now()
+		res, err := bundle.Load(ctx, pool, opts.Bundle)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if res.Loaded {
+			log.Info("loaded the bundled Suzhou dataset", "rows", res.Rows, "hash", res.Hash, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	return db, nil
+}
+
+// Close closes the pool and stops the managed cluster if this process started it.
+func (db *DB) Close() {
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	if db.Cluster != nil {
+		_ = db.Cluster.Stop(context.Background())
+	}
+}
+
+// Health answers GET /healthz: 200 when the database answers a query within
+// two seconds, 503 with the reason when it does not.
+func (db *DB) Health() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		var postgis string
+		err := db.Pool.QueryRow(ctx, "SELECT postgis_lib_version()").Scan(&postgis)
+		if err != nil {
+			db.log.Warn("health check failed", "error", err)
+			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{
+				"status": "unavailable", "error": "the database does not answer", "detail": classifyDown(err)})
+			return
+		}
+		mode := "external"
+		if db.Cluster != nil {
+			mode = "managed"
+		}
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "database": mode, "postgis": postgis})
+	})
+}
+
+// classifyDown says why without leaking connection strings.
+func classifyDown(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out after 2s"
+	case errors.Is(err, context.Canceled):
+		return "request canceled"
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return "cannot connect"
+	}
+	return "query failed"
+}

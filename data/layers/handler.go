@@ -1,0 +1,253 @@
+package layers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
+
+	"github.com/gusu-gis/gusu/data/httpapi"
+)
+
+// Feature-page limits.
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 10000
+)
+
+// Stats are a layer's feature count and bounds at one version.
+type Stats struct {
+	Count  int64       `json:"feature_count"`
+	Bounds *[4]float64 `json:"bounds"`
+}
+
+// API serves the catalog and features.
+type API struct {
+	Registry  *Registry
+	Pool      *pgxpool.Pool
+	Log       *slog.Logger
+	PublicURL string
+
+	statsMu sync.Mutex
+	stats   map[string]statsAt // by layer name
+}
+
+type statsAt struct {
+	version int64
+	stats   Stats
+}
+
+// Routes registers the API's routes on r.
+func (a *API) Routes(r *mux.Router) {
+	r.Handle("/api/layers", httpapi.Handler(a.Log, a.catalog)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/layers/{name}", httpapi.Handler(a.Log, a.layer)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/layers/{name}/features", httpapi.Handler(a.Log, a.features)).Methods(http.MethodGet, http.MethodHead)
+}
+
+// Stats returns a layer's count and bounds, computed once per version.
+func (a *API) Stats(ctx context.Context, l *Layer) (Stats, error) {
+	a.statsMu.Lock()
+	if s, ok := a.stats[l.Name]; ok && s.version == l.Version && a.Registry.Synced() {
+		a.statsMu.Unlock()
+		return s.stats, nil
+	}
+	a.statsMu.Unlock()
+	q := StatsQuery(l)
+	var st Stats
+	var minx, miny, maxx, maxy *float64
+	err := a.Pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&st.Count, &minx, &miny, &maxx, &maxy)
+	if err != nil {
+		return Stats{}, fmt.Errorf("measure layer %q: %w", l.Name, err)
+	}
+	if minx != nil {
+		st.Bounds = &[4]float64{*minx, *miny, *maxx, *maxy}
+	}
+	a.statsMu.Lock()
+	if a.stats == nil {
+		a.stats = map[string]statsAt{}
+	}
+	a.stats[l.Name] = statsAt{version: l.Version, stats: st}
+	a.statsMu.Unlock()
+	return st, nil
+}
+
+type catalogEntry struct {
+	*Layer
+	Stats
+	Links map[string]string `json:"links"`
+}
+
+func (a *API) entry(r *http.Request, l *Layer) (catalogEntry, error) {
+	st, err := a.Stats(r.Context(), l)
+	if err != nil {
+		return catalogEntry{}, err
+	}
+	base := httpapi.BaseURL(r, a.PublicURL)
+	name := url.PathEscape(l.Name)
+	return catalogEntry{Layer: l, Stats: st, Links: map[string]string{
+		"self":     base + "/api/layers/" + name,
+		"features": base + "/api/layers/" + name + "/features",
+		"tilejson": base + "/tiles/" + name + ".json",
+		"tiles":    base + "/tiles/" + name + "/{z}/{x}/{y}.mvt",
+	}}, nil
+}
+
+func (a *API) catalog(w http.ResponseWriter, r *http.Request) error {
+	ls, err := a.Registry.List(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]catalogEntry, 0, len(ls))
+	for _, l := range ls {
+		e, err := a.entry(r, l)
+		if err != nil {
+			return err
+		}
+		out = append(out, e)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"layers": out})
+	return nil
+}
+
+func (a *API) lookup(r *http.Request) (*Layer, error) {
+	name := mux.Vars(r)["name"]
+	l, err := a.Registry.Get(r.Context(), name)
+	if ue, ok := err.(*UnknownLayerError); ok {
+		return nil, httpapi.NotFound(ue.Error(), map[string]any{"layer": ue.Name, "known": ue.Known})
+	}
+	return l, err
+}
+
+func (a *API) layer(w http.ResponseWriter, r *http.Request) error {
+	l, err := a.lookup(r)
+	if err != nil {
+		return err
+	}
+	e, err := a.entry(r, l)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// ParseBBox parses "minx,miny,maxx,maxy" in degrees.
+func ParseBBox(s string) (*orb.Bound, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return nil, fmt.Errorf("bbox needs 4 comma-separated numbers minx,miny,maxx,maxy, got %d", len(parts))
+	}
+	var v [4]float64
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("bbox value %q is not a number", p)
+		}
+		v[i] = x
+	}
+	if v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90 {
+		return nil, fmt.Errorf("bbox %v is outside lon -180..180, lat -90..90", v)
+	}
+	if v[0] > v[2] || v[1] > v[3] {
+		return nil, fmt.Errorf("bbox %v has min greater than max", v)
+	}
+	return &orb.Bound{Min: orb.Point{v[0], v[1]}, Max: orb.Point{v[2], v[3]}}, nil
+}
+
+func intParam(q url.Values, name string, def, min, max int) (int, error) {
+	s := q.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		return 0, httpapi.BadRequest(fmt.Sprintf("%s must be a whole number from %d to %d", name, min, max), map[string]any{"parameter": name, "value": s})
+	}
+	return n, nil
+}
+
+type featureJSON struct {
+	Type       string          `json:"type"`
+	ID         int64           `json:"id"`
+	Geometry   json.RawMessage `json:"geometry"`
+	Properties json.RawMessage `json:"properties"`
+}
+
+func (a *API) features(w http.ResponseWriter, r *http.Request) error {
+	l, err := a.lookup(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "bbox", "limit", "offset", "token":
+		default:
+			return httpapi.BadRequest(fmt.Sprintf("unknown parameter %q; known: bbox, limit, offset", k), map[string]any{"parameter": k})
+		}
+	}
+	p := FeatureParams{}
+	if p.Limit, err = intParam(q, "limit", DefaultLimit, 1, MaxLimit); err != nil {
+		return err
+	}
+	if p.Offset, err = intParam(q, "offset", 0, 0, math.MaxInt32); err != nil {
+		return err
+	}
+	if s := q.Get("bbox"); s != "" {
+		if p.BBox, err = ParseBBox(s); err != nil {
+			return httpapi.BadRequest(err.Error(), map[string]any{"parameter": "bbox", "value": s})
+		}
+	}
+	sq := FeaturesQuery(l, p)
+	rows, err := a.Pool.Query(r.Context(), sq.SQL, sq.Args...)
+	if err != nil {
+		return fmt.Errorf("query features of %q: %w", l.Name, err)
+	}
+	defer rows.Close()
+	feats := make([]featureJSON, 0)
+	for rows.Next() {
+		var f featureJSON
+		var geom, props string
+		if err := rows.Scan(&f.ID, &geom, &props); err != nil {
+			return fmt.Errorf("read features of %q: %w", l.Name, err)
+		}
+		f.Type, f.Geometry, f.Properties = "Feature", json.RawMessage(geom), json.RawMessage(props)
+		feats = append(feats, f)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read features of %q: %w", l.Name, err)
+	}
+	links := []map[string]string{}
+	if len(feats) == p.Limit {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("offset", strconv.Itoa(p.Offset+p.Limit))
+		next.Set("limit", strconv.Itoa(p.Limit))
+		links = append(links, map[string]string{"rel": "next", "type": "application/geo+json",
+			"href": httpapi.BaseURL(r, a.PublicURL) + r.URL.Path + "?" + next.Encode()})
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return ignoreWriteErr(enc.Encode(map[string]any{
+		"type": "FeatureCollection", "layer": l.Name, "version": l.Version,
+		"numberReturned": len(feats), "features": feats, "links": links,
+	}))
+}
+
+// ignoreWriteErr drops errors from writing the body: the status is already
+// sent, and a client that hung up is not a server error.
+func ignoreWriteErr(error) error { return nil }
