@@ -346,8 +346,8 @@ func nameStems(name string) []string {
 		out = append(out, trim(name[:i]))
 		inner := strings.TrimRight(name[i:], "）)")
 		inner = strings.TrimLeft(strings.TrimPrefix(inner, "（"), "(")
-		if inner != "" {
-			out = append(out, trim(inner))
+		if stem := trim(inner); stem != "" {
+			out = append(out, stem)
 		}
 	}
 	return out

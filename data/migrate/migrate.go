@@ -65,15 +65,15 @@ func All() ([]Migration, error) {
 
 // EnsurePostGIS creates the postgis extension if needed and explains what to
 // do when that is impossible, instead of surfacing a raw SQL error.
-func EnsurePostGIS(ctx context.Context, pool *pgxpool.Pool) error {
+func EnsurePostGIS(ctx context.Context, conn *pgxpool.Conn) error {
 	var installed bool
-	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')").Scan(&installed); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')").Scan(&installed); err != nil {
 		return fmt.Errorf("check for PostGIS: %w", err)
 	}
 	if installed {
 		return nil
 	}
-	_, err := pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS postgis")
+	_, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS postgis")
 	if err == nil {
 		return nil
 	}
@@ -95,9 +95,6 @@ func Up(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := EnsurePostGIS(ctx, pool); err != nil {
-		return nil, err
-	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acquire connection for migrations: %w", err)
@@ -107,6 +104,9 @@ func Up(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 		return nil, fmt.Errorf("take migration lock: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
+	if err := EnsurePostGIS(ctx, conn); err != nil {
+		return nil, err
+	}
 
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS gusu_schema_migrations (
 		version integer PRIMARY KEY,

@@ -1,0 +1,86 @@
+package bundle_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/gusu-gis/gusu/data"
+	"github.com/gusu-gis/gusu/data/bundle"
+	"github.com/gusu-gis/gusu/data/dbtest"
+	"github.com/gusu-gis/gusu/data/migrate"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func TestLoadsSuzhouLayers(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t, dbtest.NewDatabase(t, false))
+	if _, err := migrate.Up(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	res, err := bundle.Load(ctx, pool, data.Suzhou)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Loaded {
+		t.Fatal("first load did not load")
+	}
+	count := func(sql string) (n int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, sql).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return n
+	}
+	checks := map[string]struct {
+		sql      string
+		min, max int
+	}{
+		"6 central-city districts":              {"SELECT count(*) FROM town_system WHERE level = 'central_city'", 6, 6},
+		"4 county-level cities":                 {"SELECT count(*) FROM town_system WHERE level = 'county_city'", 4, 4},
+		"at least 60 towns":                     {"SELECT count(*) FROM town_system WHERE level = 'town'", 60, 1000},
+		"every town has a parent":               {"SELECT count(*) FROM town_system WHERE level = 'town' AND parent IS NULL", 0, 0},
+		"parents are county-level units":        {"SELECT count(*) FROM town_system t JOIN town_system p ON p.code = t.parent WHERE p.level = 'town'", 0, 0},
+		"county cities have seats":              {"SELECT count(*) FROM town_system WHERE level = 'county_city' AND seat IS NOT NULL", 4, 4},
+		"red lines: Taihu, Yangcheng, Dianshan": {"SELECT count(*) FROM eco_redlines WHERE name IN ('太湖', '阳澄湖', '淀山湖') AND approximate", 3, 3},
+		"nine metro lines, schematic":           {"SELECT count(*) FROM rail_lines WHERE kind = 'metro' AND schematic", 9, 9},
+		"national rail lines":                   {"SELECT count(*) FROM rail_lines WHERE kind <> 'metro'", 5, 1000},
+		"236 metro stations":                    {"SELECT count(*) FROM rail_stations WHERE kind = 'metro'", 236, 236},
+		"Suzhou North HSR station":              {"SELECT count(*) FROM rail_stations WHERE name = '苏州北'", 1, 1},
+		"no invalid geometry":                   {"SELECT (SELECT count(*) FROM town_system WHERE NOT ST_IsValid(geom)) + (SELECT count(*) FROM eco_redlines WHERE NOT ST_IsValid(geom)) + (SELECT count(*) FROM rail_lines WHERE NOT ST_IsValid(geom))", 0, 0},
+		"all SRID 4326 and 2D":                  {"SELECT count(*) FROM (SELECT geom FROM town_system UNION ALL SELECT geom FROM eco_redlines UNION ALL SELECT geom FROM rail_lines UNION ALL SELECT geom FROM rail_stations) g WHERE ST_SRID(geom) <> 4326 OR ST_NDims(geom) <> 2", 0, 0},
+		// Towns and stations must lie in the region: inside the city (towns) or close to it.
+		"towns inside their parent":      {"SELECT count(*) FROM town_system t JOIN town_system p ON p.code = t.parent WHERE NOT ST_Intersects(t.geom, p.geom)", 0, 0},
+		"red lines inside the city":      {"SELECT count(*) FROM eco_redlines r WHERE NOT ST_CoveredBy(r.geom, (SELECT ST_Buffer(ST_Union(geom), 0.0001) FROM town_system WHERE level <> 'town'))", 0, 0},
+		"stations inside the region box": {"SELECT count(*) FROM rail_stations WHERE NOT ST_Intersects(geom, ST_MakeEnvelope(119.8, 30.7, 121.5, 32.1, 4326))", 0, 0},
+	}
+	for name, c := range checks {
+		t.Run(name, func(t *testing.T) {
+			if n := count(c.sql); n < c.min || n > c.max {
+				t.Fatalf("got %d, want %d..%d", n, c.min, c.max)
+			}
+		})
+	}
+
+	// Clipping must have cut Taihu to Suzhou's share: its GSHHG outline is
+	// 2,526 km²; most, not all, of the lake is in Suzhou.
+	var taihuKm2 float64
+	if err := pool.QueryRow(ctx, "SELECT area_m2 / 1e6 FROM eco_redlines WHERE name = '太湖'").Scan(&taihuKm2); err != nil {
+		t.Fatal(err)
+	}
+	if taihuKm2 < 1200 || taihuKm2 > 2500 {
+		t.Errorf("Taihu inside Suzhou is %.0f km², want between 1200 and 2500", taihuKm2)
+	}
+
+	again, err := bundle.Load(ctx, pool, data.Suzhou)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Loaded {
+		t.Fatal("second load loaded again; it must leave a loaded database alone")
+	}
+	if n := count("SELECT count(*) FROM town_system"); n != int(res.Rows["town_system"]) {
+		t.Fatalf("after second load town_system has %d rows, want %d", n, res.Rows["town_system"])
+	}
+}
