@@ -60,29 +60,20 @@ func parseConfig(name string, args []string, stderr io.Writer, keep map[string]b
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	for _, k := range configKeys {
-		if keep != nil && !keep[k.flag] {
-			continue
-		}
 		def := k.def
 		if v, ok := os.LookupEnv(k.env); ok {
 			def = v
 		}
-		help := fmt.Sprintf("%s (env %s)", k.help, k.env)
-		switch p := k.target(c).(type) {
-		case *string:
-			fs.StringVar(p, k.flag, def, help)
-		case *int:
-			n, err := strconv.Atoi(def)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %s=%q is not a whole number", errUsage, k.env, def)
+		if keep != nil && !keep[k.flag] {
+			// Not a flag of this command, but still a validated setting.
+			scratch := flag.NewFlagSet("", flag.ContinueOnError)
+			if err := register(scratch, c, k, def); err != nil {
+				return nil, nil, err
 			}
-			fs.IntVar(p, k.flag, n, help)
-		case *time.Duration:
-			d, err := time.ParseDuration(def)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %s=%q is not a duration such as 5s", errUsage, k.env, def)
-			}
-			fs.DurationVar(p, k.flag, d, help)
+			continue
+		}
+		if err := register(fs, c, k, def); err != nil {
+			return nil, nil, err
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +86,27 @@ func parseConfig(name string, args []string, stderr io.Writer, keep map[string]b
 		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return c, fs, nil
+}
+
+func register(fs *flag.FlagSet, c *Config, k configKey, def string) error {
+	help := fmt.Sprintf("%s (env %s)", k.help, k.env)
+	switch p := k.target(c).(type) {
+	case *string:
+		fs.StringVar(p, k.flag, def, help)
+	case *int:
+		n, err := strconv.Atoi(def)
+		if err != nil {
+			return fmt.Errorf("%w: %s=%q is not a whole number", errUsage, k.env, def)
+		}
+		fs.IntVar(p, k.flag, n, help)
+	case *time.Duration:
+		d, err := time.ParseDuration(def)
+		if err != nil {
+			return fmt.Errorf("%w: %s=%q is not a duration such as 5s", errUsage, k.env, def)
+		}
+		fs.DurationVar(p, k.flag, d, help)
+	}
+	return nil
 }
 
 // Validate checks settings once, at start-up.
