@@ -1,0 +1,42 @@
+# Shared by run.sh and test.sh: install what gusu needs on Debian 12, as
+# root, only when it is missing. Sourced, not executed.
+
+need_root_for_apt() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "gusu: $1 is missing; run this script as root (or: sudo apt-get install $2)" >&2
+		exit 1
+	fi
+}
+
+apt_updated=
+apt_install() {
+	need_root_for_apt "$*" "$*"
+	if [ -z "$apt_updated" ]; then
+		apt-get update -qq >/dev/null
+		apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# PostgreSQL 15 + PostGIS 3, the server binaries gusu's managed cluster runs.
+ensure_postgis() {
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
+		! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
+		echo "gusu: installing PostgreSQL 15 and PostGIS 3 (apt-get)" >&2
+		apt_install postgresql-15 postgresql-15-postgis-3
+	fi
+}
+
+# A Go toolchain: the one on PATH, /usr/local/go, or Debian's (which then
+# fetches the version go.mod asks for through the Go module proxy).
+ensure_go() {
+	if ! command -v go >/dev/null 2>&1; then
+		if [ -x /usr/local/go/bin/go ]; then
+			export PATH="/usr/local/go/bin:$PATH"
+		else
+			echo "gusu: installing Go (apt-get golang-go)" >&2
+			apt_install golang-go ca-certificates git
+		fi
+	fi
+	export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+}
