@@ -11,10 +11,14 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/database"
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/tiles"
 )
 
 func openDatabase(ctx context.Context, cfg *Config, log *slog.Logger) (*database.DB, error) {
@@ -48,15 +52,28 @@ type server struct {
 	log      *slog.Logger
 	db       *database.DB
 	registry *layers.Registry
+	gen      *tiles.Generalizer
+	tiles    *tiles.Server
 	handler  http.Handler
 }
 
 func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	s := &server{cfg: cfg, log: log, db: db, registry: layers.NewRegistry(db.Pool, log)}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPoolCollector(db.Pool))
+	tileMetrics := tiles.NewMetrics(metrics)
+	s.gen = tiles.NewGeneralizer(db.Pool, s.registry, log)
+	s.tiles = tiles.NewServer(s.registry, db.Pool, s.gen, tiles.Options{
+		CacheBytes: int64(cfg.TileCacheMB) << 20, Timeout: cfg.DBTimeout, Metrics: tileMetrics,
+	})
+
 	r := mux.NewRouter()
 	r.Handle("/healthz", db.Health()).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL}
 	api.Routes(r)
+	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics}
+	th.Routes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
@@ -91,6 +108,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go s.registry.Listen(ctx)
+	go s.gen.Run(ctx)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,

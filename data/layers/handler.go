@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,26 +23,12 @@ const (
 	MaxLimit     = 10000
 )
 
-// Stats are a layer's feature count and bounds at one version.
-type Stats struct {
-	Count  int64       `json:"feature_count"`
-	Bounds *[4]float64 `json:"bounds"`
-}
-
 // API serves the catalog and features.
 type API struct {
 	Registry  *Registry
 	Pool      *pgxpool.Pool
 	Log       *slog.Logger
 	PublicURL string
-
-	statsMu sync.Mutex
-	stats   map[string]statsAt // by layer name
-}
-
-type statsAt struct {
-	version int64
-	stats   Stats
 }
 
 // Routes registers the API's routes on r.
@@ -54,33 +38,6 @@ func (a *API) Routes(r *mux.Router) {
 	r.Handle("/api/layers/{name}/features", httpapi.Handler(a.Log, a.features)).Methods(http.MethodGet, http.MethodHead)
 }
 
-// Stats returns a layer's count and bounds, computed once per version.
-func (a *API) Stats(ctx context.Context, l *Layer) (Stats, error) {
-	a.statsMu.Lock()
-	if s, ok := a.stats[l.Name]; ok && s.version == l.Version && a.Registry.Synced() {
-		a.statsMu.Unlock()
-		return s.stats, nil
-	}
-	a.statsMu.Unlock()
-	q := StatsQuery(l)
-	var st Stats
-	var minx, miny, maxx, maxy *float64
-	err := a.Pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&st.Count, &minx, &miny, &maxx, &maxy)
-	if err != nil {
-		return Stats{}, fmt.Errorf("measure layer %q: %w", l.Name, err)
-	}
-	if minx != nil {
-		st.Bounds = &[4]float64{*minx, *miny, *maxx, *maxy}
-	}
-	a.statsMu.Lock()
-	if a.stats == nil {
-		a.stats = map[string]statsAt{}
-	}
-	a.stats[l.Name] = statsAt{version: l.Version, stats: st}
-	a.statsMu.Unlock()
-	return st, nil
-}
-
 type catalogEntry struct {
 	*Layer
 	Stats
@@ -88,7 +45,7 @@ type catalogEntry struct {
 }
 
 func (a *API) entry(r *http.Request, l *Layer) (catalogEntry, error) {
-	st, err := a.Stats(r.Context(), l)
+	st, err := a.Registry.Stats(r.Context(), l)
 	if err != nil {
 		return catalogEntry{}, err
 	}

@@ -40,6 +40,9 @@ type Layer struct {
 	Private      bool      `json:"private"`
 	Version      int64     `json:"version"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// TileExtent and TileBuffer are the MVT extent and buffer in tile units.
+	TileExtent int `json:"-"`
+	TileBuffer int `json:"-"`
 	// Columns are the attribute columns, in table order.
 	Columns []Column `json:"-"`
 }
@@ -107,6 +110,9 @@ type Registry struct {
 
 	subMu sync.Mutex
 	subs  []ChangeFunc
+
+	statsMu sync.Mutex
+	stats   map[string]statsAt // by layer name
 }
 
 // NewRegistry returns a registry over pool. Call Listen to enable caching.
@@ -181,7 +187,7 @@ func (r *Registry) current(ctx context.Context) (*snapshot, error) {
 func (r *Registry) load(ctx context.Context) (*snapshot, error) {
 	rows, err := r.pool.Query(ctx, `
 		SELECT name, title, description, kind, table_name, geometry_type, attribution, license, source,
-		       minzoom, maxzoom, private, version, updated_at
+		       minzoom, maxzoom, private, version, updated_at, tile_extent, tile_buffer
 		  FROM gusu_layers ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("read layer registry: %w", err)
@@ -189,7 +195,7 @@ func (r *Registry) load(ctx context.Context) (*snapshot, error) {
 	layers, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Layer, error) {
 		l := &Layer{}
 		err := row.Scan(&l.Name, &l.Title, &l.Description, &l.Kind, &l.Table, &l.GeometryType, &l.Attribution,
-			&l.License, &l.Source, &l.MinZoom, &l.MaxZoom, &l.Private, &l.Version, &l.UpdatedAt)
+			&l.License, &l.Source, &l.MinZoom, &l.MaxZoom, &l.Private, &l.Version, &l.UpdatedAt, &l.TileExtent, &l.TileBuffer)
 		return l, err
 	})
 	if err != nil {
@@ -290,4 +296,41 @@ func (r *Registry) listenOnce(ctx context.Context) error {
 		r.log.Debug("layer changed", "layer", msg.Layer, "version", msg.Version)
 		r.changed(msg.Layer)
 	}
+}
+
+// Stats are a layer's feature count and bounds at one version.
+type Stats struct {
+	Count  int64       `json:"feature_count"`
+	Bounds *[4]float64 `json:"bounds"`
+}
+
+type statsAt struct {
+	version int64
+	stats   Stats
+}
+
+// Stats returns a layer's count and bounds, computed once per version.
+func (r *Registry) Stats(ctx context.Context, l *Layer) (Stats, error) {
+	r.statsMu.Lock()
+	if s, ok := r.stats[l.Name]; ok && s.version == l.Version && r.synced.Load() {
+		r.statsMu.Unlock()
+		return s.stats, nil
+	}
+	r.statsMu.Unlock()
+	q := StatsQuery(l)
+	var st Stats
+	var minx, miny, maxx, maxy *float64
+	if err := r.pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&st.Count, &minx, &miny, &maxx, &maxy); err != nil {
+		return Stats{}, fmt.Errorf("measure layer %q: %w", l.Name, err)
+	}
+	if minx != nil {
+		st.Bounds = &[4]float64{*minx, *miny, *maxx, *maxy}
+	}
+	r.statsMu.Lock()
+	if r.stats == nil {
+		r.stats = map[string]statsAt{}
+	}
+	r.stats[l.Name] = statsAt{version: l.Version, stats: st}
+	r.statsMu.Unlock()
+	return st, nil
 }

@@ -1,0 +1,73 @@
+package tiles
+
+// Planning-map colours, shared by the style and the viewer's legend.
+const (
+	ColorBackground   = "#f5f3ee"
+	ColorCentralCity  = "#f6d7b0" // districts of the central city (中心城区)
+	ColorCountyCity   = "#cfe3f1" // county-level cities (县级市)
+	ColorUnitOutline  = "#7a6a58"
+	ColorTown         = "#8d4f2a"
+	ColorRedLineFill  = "#3f9b4a" // protected area fill (生态保护红线)
+	ColorRedLineEdge  = "#d7261e" // the red line itself
+	ColorHighSpeed    = "#6a1b9a"
+	ColorIntercity    = "#ad4fb8"
+	ColorConventional = "#4d4d4d"
+	ColorMetro        = "#0b72b9" // fallback when a metro line has no colour
+	ColorTram         = "#2a9d8f"
+	ColorStation      = "#ffffff"
+)
+
+// StyleLayers lists the layers the style draws, in drawing order.
+var StyleLayers = []string{"town_system", "eco_redlines", "rail_lines", "rail_stations"}
+
+// Style returns a MapLibre style (spec v8) for gusu's planning layers,
+// reading the composite TileJSON at base. It has no text labels, so it
+// needs no glyph server; the viewer adds labels with local CJK fonts.
+func Style(base string) map[string]any {
+	kindColor := []any{"match", []any{"get", "kind"},
+		"high_speed", ColorHighSpeed, "intercity", ColorIntercity, "conventional", ColorConventional,
+		"tram", ColorTram, "metro", []any{"coalesce", []any{"get", "color"}, ColorMetro}, ColorConventional}
+	planned := []any{"==", []any{"get", "status"}, "planned"}
+	return map[string]any{
+		"version": 8,
+		"name":    "gusu planning map",
+		"metadata": map[string]any{
+			"gusu:layers": StyleLayers,
+		},
+		"sources": map[string]any{
+			"gusu": map[string]any{"type": "vector", "url": base + "/tiles/town_system,eco_redlines,rail_lines,rail_stations.json"},
+		},
+		"layers": []any{
+			map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": ColorBackground}},
+			map[string]any{"id": "town_system-fill", "type": "fill", "source": "gusu", "source-layer": "town_system",
+				"filter": []any{"==", []any{"geometry-type"}, "Polygon"},
+				"paint":  map[string]any{"fill-color": []any{"match", []any{"get", "level"}, "central_city", ColorCentralCity, ColorCountyCity}, "fill-opacity": 0.9}},
+			map[string]any{"id": "town_system-outline", "type": "line", "source": "gusu", "source-layer": "town_system",
+				"filter": []any{"==", []any{"geometry-type"}, "Polygon"},
+				"paint": map[string]any{"line-color": ColorUnitOutline, "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 0.6, 12, 1.6},
+					"line-dasharray": []any{4, 2}}},
+			map[string]any{"id": "eco_redlines-fill", "type": "fill", "source": "gusu", "source-layer": "eco_redlines",
+				"paint": map[string]any{"fill-color": ColorRedLineFill, "fill-opacity": 0.55}},
+			map[string]any{"id": "eco_redlines-line", "type": "line", "source": "gusu", "source-layer": "eco_redlines",
+				"paint": map[string]any{"line-color": ColorRedLineEdge, "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 1, 12, 2.5}}},
+			map[string]any{"id": "rail_lines-existing", "type": "line", "source": "gusu", "source-layer": "rail_lines",
+				"filter": []any{"!", planned},
+				"layout": map[string]any{"line-cap": "round", "line-join": "round"},
+				"paint": map[string]any{"line-color": kindColor,
+					"line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, []any{"match", []any{"get", "kind"}, "metro", 1.2, "tram", 1, 1.8}, 13, []any{"match", []any{"get", "kind"}, "metro", 3.5, "tram", 2.5, 4.5}}}},
+			map[string]any{"id": "rail_lines-planned", "type": "line", "source": "gusu", "source-layer": "rail_lines",
+				"filter": planned,
+				"paint":  map[string]any{"line-color": kindColor, "line-width": 2, "line-dasharray": []any{2, 2}, "line-opacity": 0.8}},
+			map[string]any{"id": "town_system-towns", "type": "circle", "source": "gusu", "source-layer": "town_system",
+				"filter": []any{"==", []any{"geometry-type"}, "Point"}, "minzoom": 7,
+				"paint": map[string]any{"circle-color": ColorTown, "circle-radius": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 7, 2, 12, 5},
+					"circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
+			map[string]any{"id": "rail_stations", "type": "circle", "source": "gusu", "source-layer": "rail_stations",
+				"minzoom": 9,
+				"paint": map[string]any{"circle-color": ColorStation,
+					"circle-radius":       []any{"interpolate", []any{"linear"}, []any{"zoom"}, 9, []any{"match", []any{"get", "kind"}, "metro", 1.5, 3}, 14, []any{"match", []any{"get", "kind"}, "metro", 4, 6}},
+					"circle-stroke-color": []any{"match", []any{"get", "kind"}, "metro", ColorMetro, ColorHighSpeed},
+					"circle-stroke-width": 1.5}},
+		},
+	}
+}

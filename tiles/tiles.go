@@ -1,0 +1,261 @@
+// Package tiles serves Mapbox Vector Tiles (MVT 2.1) and TileJSON 3.0.0 for
+// gusu's layers, and the MapLibre style that draws them.
+//
+// A tile, single-layer or composite, is one SQL statement (TileQuery) run
+// by one executor with the request's context and a time limit. Polygon
+// layers at low zoom read pre-generalised copies (Generalizer). Encoded
+// tiles live in a byte-bounded cache whose keys carry the versions of the
+// layers they were made from, so a changed layer is never served from an
+// old entry; the strong ETag is derived from the same key, so
+// If-None-Match is answered without the database. Identical concurrent
+// misses share one query.
+package tiles
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb/maptile"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gusu-gis/gusu/data/layers"
+)
+
+// MaxZoom is the deepest zoom served.
+const MaxZoom maptile.Zoom = 24
+
+// Tile is an encoded tile.
+type Tile struct {
+	// Raw is the MVT; empty when no feature falls in the tile.
+	Raw []byte
+	// Gzip is Raw gzip-compressed (nil when Raw is empty).
+	Gzip []byte
+	// ETag is the strong entity tag, quoted.
+	ETag string
+	// Layers are the layers whose features the tile may hold.
+	Layers []string
+}
+
+// Empty reports whether the tile has no features.
+func (t *Tile) Empty() bool { return len(t.Raw) == 0 }
+
+// Request names a tile.
+type Request struct {
+	Layers []string
+	Tile   maptile.Tile
+	// Properties, if not nil, limits attributes to these names.
+	Properties []string
+}
+
+// Options configure a Server.
+type Options struct {
+	CacheBytes int64
+	// Timeout bounds each tile query.
+	Timeout time.Duration
+	Metrics *Metrics
+}
+
+// Server makes tiles.
+type Server struct {
+	reg     *layers.Registry
+	pool    *pgxpool.Pool
+	cache   *Cache
+	gen     *Generalizer
+	group   singleflight.Group
+	timeout time.Duration
+	metrics *Metrics
+	queries atomic.Int64
+}
+
+// NewServer returns a tile server. Run gen (if not nil) separately.
+func NewServer(reg *layers.Registry, pool *pgxpool.Pool, gen *Generalizer, opts Options) *Server {
+	s := &Server{reg: reg, pool: pool, gen: gen, cache: NewCache(opts.CacheBytes), timeout: opts.Timeout, metrics: opts.Metrics}
+	if s.timeout <= 0 {
+		s.timeout = 5 * time.Second
+	}
+	if s.metrics != nil {
+		s.cache.OnEvict = func(n int) { s.metrics.cacheEvictions.Inc() }
+		s.metrics.watchCache(s.cache)
+	}
+	// Free memory early; correctness does not depend on it (keys carry versions).
+	reg.OnChange(s.cache.DropLayer)
+	return s
+}
+
+// Queries counts tile queries sent to the database (tests, benchmarks).
+func (s *Server) Queries() int64 { return s.queries.Load() }
+
+// Cache exposes the tile cache (for metrics and tests).
+func (s *Server) Cache() *Cache { return s.cache }
+
+// BadRequestError is a tile request that cannot be served as asked.
+type BadRequestError struct {
+	Msg    string
+	Detail map[string]any
+}
+
+func (e *BadRequestError) Error() string { return e.Msg }
+
+// plan is a resolved request: plans per layer in zoom range, the cache key.
+type plan struct {
+	layers []LayerPlan
+	names  []string
+	key    string
+	etag   string
+}
+
+// Plan resolves a request against the registry without touching feature
+// data: unknown layers are an *layers.UnknownLayerError, layers outside
+// their zoom range are left out.
+func (s *Server) Plan(ctx context.Context, req Request) (*plan, error) {
+	t := req.Tile
+	if t.Z > MaxZoom || !t.Valid() {
+		return nil, &BadRequestError{Msg: fmt.Sprintf("tile %d/%d/%d is outside the tile grid (x and y must be below 2^z = %d, z at most %d)", t.Z, t.X, t.Y, uint64(1)<<min(t.Z, 63), MaxZoom)}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d/%d/%d", t.Z, t.X, t.Y)
+	p := &plan{}
+	wanted := map[string]bool{}
+	for _, name := range req.Properties {
+		wanted[name] = true
+	}
+	matched := map[string]bool{}
+	for _, name := range req.Layers {
+		l, err := s.reg.Get(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range l.Columns {
+			if wanted[c.Name] {
+				matched[c.Name] = true
+			}
+		}
+		if int(t.Z) < l.MinZoom || int(t.Z) > l.MaxZoom {
+			continue
+		}
+		lp := LayerPlan{Layer: l}
+		for _, c := range l.Columns {
+			if !c.IsGeometry() && (req.Properties == nil || wanted[c.Name]) {
+				lp.Properties = append(lp.Properties, c)
+			}
+		}
+		lp.Generalized = l.GeometryType == "polygon" && t.Z <= MaxGeneralizedZoom && s.gen != nil && s.gen.BuiltFor(l.Name) == l.Version
+		p.layers = append(p.layers, lp)
+		p.names = append(p.names, l.Name)
+		fmt.Fprintf(&b, "|%s@%d", l.Name, l.Version)
+		if lp.Generalized {
+			b.WriteString("g")
+		}
+	}
+	for _, name := range req.Properties {
+		if !matched[name] {
+			return nil, &BadRequestError{Msg: fmt.Sprintf("property %q is not an attribute of any requested layer", name), Detail: map[string]any{"property": name}}
+		}
+	}
+	if req.Properties != nil {
+		props := slices.Clone(req.Properties)
+		slices.Sort(props)
+		fmt.Fprintf(&b, "|p=%s", strings.Join(props, ","))
+	}
+	p.key = b.String()
+	sum := sha256.Sum256([]byte(p.key))
+	p.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
+	return p, nil
+}
+
+// ETag returns the tile's ETag without making it, for conditional requests.
+func (s *Server) ETag(ctx context.Context, req Request) (string, error) {
+	p, err := s.Plan(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	return p.etag, nil
+}
+
+// Tile returns the tile, from the cache or the database.
+func (s *Server) Tile(ctx context.Context, req Request) (*Tile, error) {
+	p, err := s.Plan(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.layers) == 0 {
+		return &Tile{ETag: p.etag}, nil
+	}
+	if t, ok := s.cache.Get(p.key); ok {
+		s.metrics.cacheHit()
+		return t, nil
+	}
+	s.metrics.cacheMiss()
+	// Identical misses share one query. The query runs on a context that the
+	// first caller's departure does not cancel, since others may be waiting;
+	// it is still bounded by the timeout.
+	ch := s.group.DoChan(p.key, func() (any, error) {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		defer cancel()
+		t, err := s.render(qctx, req.Tile, p)
+		if err != nil {
+			return nil, err
+		}
+		s.cache.Add(p.key, p.names, t)
+		return t, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Tile), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Server) render(ctx context.Context, t maptile.Tile, p *plan) (*Tile, error) {
+	q := TileQuery(t, p.layers)
+	s.queries.Add(1)
+	start := time.Now()
+	var raw []byte
+	if err := s.pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&raw); err != nil {
+		return nil, fmt.Errorf("render tile %d/%d/%d of %s: %w", t.Z, t.X, t.Y, strings.Join(p.names, ","), err)
+	}
+	s.metrics.observeQuery(time.Since(start))
+	tile := &Tile{Raw: raw, ETag: p.etag, Layers: p.names}
+	if len(raw) > 0 {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw.Write(raw)
+		zw.Close()
+		tile.Gzip = buf.Bytes()
+	}
+	return tile, nil
+}
+
+// ParseTile parses z, x and y path segments strictly (decimal, no signs).
+func ParseTile(zs, xs, ys string) (maptile.Tile, error) {
+	var v [3]uint64
+	for i, s := range []string{zs, xs, ys} {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || s == "" || s[0] == '+' {
+			return maptile.Tile{}, &BadRequestError{Msg: fmt.Sprintf("tile coordinate %q is not a whole number", s)}
+		}
+		v[i] = n
+	}
+	if v[0] > uint64(MaxZoom) {
+		return maptile.Tile{}, &BadRequestError{Msg: fmt.Sprintf("zoom %d is above the maximum %d", v[0], MaxZoom)}
+	}
+	t := maptile.New(uint32(v[1]), uint32(v[2]), maptile.Zoom(v[0]))
+	if !t.Valid() {
+		return maptile.Tile{}, &BadRequestError{Msg: fmt.Sprintf("tile %d/%d/%d is outside the tile grid: x and y must be below %d at zoom %d", v[0], v[1], v[2], uint64(1)<<v[0], v[0])}
+	}
+	return t, nil
+}
