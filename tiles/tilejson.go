@@ -73,7 +73,11 @@ func (s *Server) TileJSON(ctx context.Context, names []string, base string) (*Ti
 	}
 	tj.Version = strings.Join(versions, ",")
 	tj.Attribution = strings.Join(attributions, "; ")
-	tj.Tiles = []string{base + "/tiles/" + url.PathEscape(strings.Join(names, ",")) + "/{z}/{x}/{y}.mvt"}
+	escaped := make([]string, len(names))
+	for i, n := range names {
+		escaped[i] = url.PathEscape(n)
+	}
+	tj.Tiles = []string{base + "/tiles/" + strings.Join(escaped, ",") + "/{z}/{x}/{y}.mvt"}
 	if bounds == nil {
 		tj.Bounds = [4]float64{-180, -85.05112878, 180, 85.05112878}
 	} else {

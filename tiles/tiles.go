@@ -26,7 +26,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb/maptile"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/gusu-gis/gusu/data/layers"
 )
@@ -71,7 +70,7 @@ type Server struct {
 	pool    *pgxpool.Pool
 	cache   *Cache
 	gen     *Generalizer
-	group   singleflight.Group
+	group   flightGroup
 	timeout time.Duration
 	metrics *Metrics
 	queries atomic.Int64
@@ -196,11 +195,10 @@ func (s *Server) Tile(ctx context.Context, req Request) (*Tile, error) {
 		return t, nil
 	}
 	s.metrics.cacheMiss()
-	// Identical misses share one query. The query runs on a context that the
-	// first caller's departure does not cancel, since others may be waiting;
-	// it is still bounded by the timeout.
-	ch := s.group.DoChan(p.key, func() (any, error) {
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	// Identical misses share one query, canceled only when every caller
+	// has gone, and bounded by the timeout.
+	return s.group.do(ctx, p.key, func(ctx context.Context) (*Tile, error) {
+		qctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 		t, err := s.render(qctx, req.Tile, p)
 		if err != nil {
@@ -209,15 +207,6 @@ func (s *Server) Tile(ctx context.Context, req Request) (*Tile, error) {
 		s.cache.Add(p.key, p.names, t)
 		return t, nil
 	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*Tile), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 func (s *Server) render(ctx context.Context, t maptile.Tile, p *plan) (*Tile, error) {
