@@ -9,13 +9,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb/maptile"
 
 	"github.com/gusu-gis/gusu/data/layers"
 )
 
-// Generalizer keeps gusu_tile_gen current: for every polygon layer, one
-// simplified EPSG:3857 copy per zoom band, made from exactly one layer
-// version. It rebuilds in the background after each change; until it is
+// Generalizer keeps gusu_tile_gen current: for every layer, one EPSG:3857
+// copy per zoom band (see bands), made from exactly one layer version. It rebuilds in the background after each change; until it is
 // done, tiles of the new version use full-resolution geometry, which is
 // slower but never stale.
 type Generalizer struct {
@@ -125,10 +125,6 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		if geomType != "polygon" {
-			version = 0
-			return nil
-		}
 		var builtVersion int64
 		err = tx.QueryRow(ctx, "SELECT version FROM gusu_tile_gen_state WHERE layer = $1", name).Scan(&builtVersion)
 		if err != nil && err != pgx.ErrNoRows {
@@ -140,19 +136,17 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM gusu_tile_gen WHERE layer = $1", name); err != nil {
 			return err
 		}
+		cols, err := tileColumns(ctx, tx, table)
+		if err != nil {
+			return err
+		}
+		props := PropsSQL(cols, "t")
 		for i, b := range bands {
-			tol := Tolerance(b.Max)
-			// Polygons smaller than about a pixel at the band's top zoom are
-			// invisible there and dropped; ST_SimplifyPreserveTopology keeps
-			// each polygon valid.
-			minArea := (2 * tol) * (2 * tol)
-			_, err := tx.Exec(ctx, fmt.Sprintf(`
-				INSERT INTO gusu_tile_gen (layer, band, fid, geom)
-				SELECT $1, $2, id, g FROM (
-				  SELECT id, ST_SimplifyPreserveTopology(ST_Transform(geom, 3857), $3) AS g FROM %s
-				) s WHERE NOT ST_IsEmpty(g) AND ST_Area(g) >= $4`, pgx.Identifier{table}.Sanitize()),
-				name, i, tol, minArea)
-			if err != nil {
+			if geomType == "point" && i != fullBand {
+				continue
+			}
+			sql, args := bandSQL(table, geomType, props, name, i, b.Simplify, b.Max)
+			if _, err := tx.Exec(ctx, sql, args...); err != nil {
 				return fmt.Errorf("band %d: %w", i, err)
 			}
 		}
@@ -171,4 +165,47 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 		g.log.Info("generalised polygon layer for low zooms", "layer", name, "version", version, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// bandSQL fills one band of a layer's copies. Polygons smaller than about a
+// pixel at the band's top zoom are invisible in the whole band and are not
+// stored; tiles drop those below a pixel at their own zoom using the stored
+// area. ST_SimplifyPreserveTopology keeps each geometry valid.
+func bandSQL(table, geomType, props, layer string, band int, simplify bool, top maptile.Zoom) (string, []any) {
+	t := pgx.Identifier{table}.Sanitize()
+	area := "0"
+	if geomType == "polygon" {
+		area = "ST_Area(g)"
+	}
+	if !simplify {
+		return fmt.Sprintf(`INSERT INTO gusu_tile_gen (layer, band, fid, geom, area, props)
+			SELECT $1, $2, id, g, %s, p FROM (SELECT t.id, ST_Transform(t.geom, 3857) AS g, %s AS p FROM %s t) s`, area, props, t), []any{layer, band}
+	}
+	tol := Tolerance(top)
+	filter := "NOT ST_IsEmpty(g)"
+	args := []any{layer, band, tol}
+	if geomType == "polygon" {
+		filter += " AND ST_Area(g) >= $4"
+		args = append(args, (2*tol)*(2*tol))
+	}
+	return fmt.Sprintf(`INSERT INTO gusu_tile_gen (layer, band, fid, geom, area, props)
+		SELECT $1, $2, id, g, %s, p FROM (SELECT t.id, ST_SimplifyPreserveTopology(ST_Transform(t.geom, 3857), $3) AS g, %s AS p FROM %s t) s
+		WHERE %s`, area, props, t, filter), args
+}
+
+// tileColumns reads a table's attribute columns inside tx, so they match
+// the snapshot the copies are made from.
+func tileColumns(ctx context.Context, tx pgx.Tx, table string) ([]layers.Column, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+		 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('id', 'geom')
+		 ORDER BY a.attnum`, pgx.Identifier{table}.Sanitize())
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (layers.Column, error) {
+		var c layers.Column
+		err := r.Scan(&c.Name, &c.PGType)
+		return c, err
+	})
 }

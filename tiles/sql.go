@@ -31,24 +31,29 @@ func Tolerance(z maptile.Zoom) float64 {
 	return earthCircumference / (screenTileSize * math.Exp2(float64(z))) / 2
 }
 
-// Generalisation bands: polygon layers keep one simplified copy per band,
-// made at the band's highest zoom, so low-zoom tiles never touch the
-// full-resolution geometry.
+// Zoom bands of gusu_tile_gen. Each layer keeps one EPSG:3857 copy per
+// band: lines and polygons simplified at the band's highest zoom (so low
+// zooms never touch full-resolution geometry), the last band unsimplified
+// (so no tile pays for ST_Transform per row). Points only need the last.
 var bands = []struct {
 	Min, Max maptile.Zoom
-}{{0, 5}, {6, 7}, {8, 9}}
+	Simplify bool
+}{{0, 5, true}, {6, 7, true}, {8, 9, true}, {10, 12, true}, {13, MaxZoom, false}}
 
-// MaxGeneralizedZoom is the highest zoom served from generalised copies.
-const MaxGeneralizedZoom maptile.Zoom = 9
+// fullBand is the unsimplified band.
+const fullBand = 4
 
-// bandOf returns the band index for zoom z, or -1 above the bands.
-func bandOf(z maptile.Zoom) int {
+// bandOf returns the band for zoom z of a layer of the given geometry type.
+func bandOf(z maptile.Zoom, geometryType string) int {
+	if geometryType == "point" {
+		return fullBand
+	}
 	for i, b := range bands {
 		if z >= b.Min && z <= b.Max {
 			return i
 		}
 	}
-	return -1
+	return fullBand
 }
 
 // LayerPlan is one layer's part of a tile: which columns, and whether its
@@ -87,16 +92,61 @@ func TileQuery(t maptile.Tile, plans []LayerPlan) Query {
 	return Query{SQL: "SELECT " + strings.Join(parts, "\n || "), Args: args}
 }
 
+// valueSQL is a column's value as a tile attribute: arrays (MVT values are
+// scalars) become comma-separated text. Both tile paths use it, so a
+// feature's attributes are the same whichever path made the tile.
+func valueSQL(c layers.Column, alias string) string {
+	id := alias + "." + pgx.Identifier{c.Name}.Sanitize()
+	if strings.HasPrefix(c.PGType, "_") {
+		return "array_to_string(" + id + ", ',')"
+	}
+	return id
+}
+
+// PropsSQL is a jsonb object of the tile attributes of cols (geometry
+// columns left out, NULLs stripped), as stored with generalised copies.
+func PropsSQL(cols []layers.Column, alias string) string {
+	var chunks []string
+	var b strings.Builder
+	n := 0
+	for _, c := range cols {
+		if c.IsGeometry() {
+			continue
+		}
+		if n == 50 { // jsonb_build_object takes at most 100 arguments
+			chunks = append(chunks, "jsonb_build_object("+b.String()+")")
+			b.Reset()
+			n = 0
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "'%s', %s", strings.ReplaceAll(c.Name, "'", "''"), valueSQL(c, alias))
+		n++
+	}
+	if n > 0 {
+		chunks = append(chunks, "jsonb_build_object("+b.String()+")")
+	}
+	if len(chunks) == 0 {
+		return "'{}'::jsonb"
+	}
+	return "jsonb_strip_nulls(" + strings.Join(chunks, " || ") + ")"
+}
+
 func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 	l := p.Layer
 	var cols strings.Builder
-	cols.WriteString("t.id")
-	for _, c := range p.Properties {
-		id := pgx.Identifier{c.Name}.Sanitize()
-		if strings.HasPrefix(c.PGType, "_") { // arrays: MVT values are scalars
-			fmt.Fprintf(&cols, ", array_to_string(t.%s, ',') AS %s", id, id)
+	if p.Generalized {
+		cols.WriteString("g.fid AS id, ")
+		if excluded := excludedProps(l, p.Properties); len(excluded) > 0 {
+			fmt.Fprintf(&cols, "g.props - %s::text[] AS props", arg(excluded))
 		} else {
-			fmt.Fprintf(&cols, ", t.%s", id)
+			cols.WriteString("g.props")
+		}
+	} else {
+		cols.WriteString("t.id")
+		for _, c := range p.Properties {
+			fmt.Fprintf(&cols, ", %s AS %s", valueSQL(c, "t"), pgx.Identifier{c.Name}.Sanitize())
 		}
 	}
 	extent, buffer := l.TileExtent, l.TileBuffer
@@ -104,11 +154,17 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 	simplify := l.GeometryType != "point"
 	var from, geom string
 	if p.Generalized {
-		// Pre-generalised copies are already in 3857; the band filter and the
-		// envelope (with margin) use gusu_tile_gen's own index.
-		from = fmt.Sprintf("gusu_tile_gen g JOIN %s t ON t.id = g.fid WHERE g.layer = %s::text AND g.band = %s::smallint AND g.geom && ST_TileEnvelope($1, $2, $3, margin => %s::float8)",
-			pgx.Identifier{l.Table}.Sanitize(), arg(l.Name), arg(bandOf(t.Z)), arg(float64(buffer)/float64(extent)))
-		geom = fmt.Sprintf("ST_Simplify(g.geom, %s::float8, true)", arg(Tolerance(t.Z)))
+		// Copies are already in 3857 and simplified for the band. The band is
+		// a constant from this code, inlined so the planner picks its partial
+		// index; the envelope with margin is the index filter.
+		from = fmt.Sprintf("gusu_tile_gen g WHERE g.band = %d AND g.layer = %s::text AND g.geom && ST_TileEnvelope($1, $2, $3, margin => %s::float8)",
+			bandOf(t.Z, l.GeometryType), arg(l.Name), arg(float64(buffer)/float64(extent)))
+		if l.GeometryType == "polygon" && t.Z < bands[fullBand].Min {
+			// Sub-pixel polygons are invisible at this zoom.
+			px := 2 * Tolerance(t.Z)
+			from += fmt.Sprintf(" AND g.area >= %s::float8", arg(px*px))
+		}
+		geom = "g.geom"
 	} else {
 		bb := bufferedBound(t, extent, buffer)
 		from = fmt.Sprintf("%s t WHERE t.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
@@ -118,10 +174,13 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 			geom = fmt.Sprintf("ST_Simplify(%s, %s::float8, true)", geom, arg(Tolerance(t.Z)))
 		}
 	}
+	// No "WHERE geom IS NOT NULL" on q: ST_AsMVT skips NULL geometries, and
+	// the planner would push that filter into the scan and compute
+	// ST_AsMVTGeom, the costliest step, twice per row.
 	return fmt.Sprintf(`COALESCE((SELECT ST_AsMVT(q, %s::text, %d, 'geom', 'id') FROM (
   SELECT %s, ST_AsMVTGeom(%s, %s, %d, %d, true) AS geom
   FROM %s
-) AS q WHERE q.geom IS NOT NULL), ''::bytea)`,
+) AS q), ''::bytea)`,
 		arg(l.Name), extent, cols.String(), geom, env, extent, buffer, from)
 }
 
@@ -146,4 +205,24 @@ func BaselineQuery(t maptile.Tile, l *layers.Layer) Query {
   WHERE ST_Intersects(t.geom, bounds.geom_query)
 ) mvtgeom`, colList, pgx.Identifier{l.Table}.Sanitize())
 	return Query{SQL: sql, Args: []any{int(t.Z), int(t.X), int(t.Y), l.Name}}
+}
+
+// excludedProps lists the attribute names a request leaves out.
+func excludedProps(l *layers.Layer, keep []layers.Column) []string {
+	var out []string
+	for _, c := range l.Columns {
+		if c.IsGeometry() {
+			continue
+		}
+		kept := false
+		for _, k := range keep {
+			if k.Name == c.Name {
+				kept = true
+			}
+		}
+		if !kept {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }

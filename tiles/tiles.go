@@ -18,9 +18,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -148,7 +150,7 @@ func (s *Server) Plan(ctx context.Context, req Request) (*plan, error) {
 				lp.Properties = append(lp.Properties, c)
 			}
 		}
-		lp.Generalized = l.GeometryType == "polygon" && t.Z <= MaxGeneralizedZoom && s.gen != nil && s.gen.BuiltFor(l.Name) == l.Version
+		lp.Generalized = s.gen != nil && s.gen.BuiltFor(l.Name) == l.Version
 		p.layers = append(p.layers, lp)
 		p.names = append(p.names, l.Name)
 		fmt.Fprintf(&b, "|%s@%d", l.Name, l.Version)
@@ -220,13 +222,27 @@ func (s *Server) render(ctx context.Context, t maptile.Tile, p *plan) (*Tile, er
 	s.metrics.observeQuery(time.Since(start))
 	tile := &Tile{Raw: raw, ETag: p.etag, Layers: p.names}
 	if len(raw) > 0 {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		zw.Write(raw)
-		zw.Close()
-		tile.Gzip = buf.Bytes()
+		tile.Gzip = gzipBytes(raw)
 	}
 	return tile, nil
+}
+
+// gzipWriters reuses compressors: each new one allocates about a megabyte
+// of tables, which dominated the Go side of a cold tile.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
+
+func gzipBytes(raw []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(raw)/2 + 64)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	_, _ = zw.Write(raw) // writes to a bytes.Buffer cannot fail
+	_ = zw.Close()
+	gzipWriters.Put(zw)
+	return buf.Bytes()
 }
 
 // ParseTile parses z, x and y path segments strictly (decimal, no signs).

@@ -56,8 +56,16 @@ var databaseKeys = map[string]bool{"data-dir": true, "database-url": true, "log-
 
 // parseConfig parses args into a Config using only the keys keep allows (nil: all).
 func parseConfig(name string, args []string, stderr io.Writer, keep map[string]bool) (*Config, *flag.FlagSet, error) {
+	return parseConfigWith(name, args, stderr, keep, nil)
+}
+
+// parseConfigWith is parseConfig with a command's own extra flags already
+// defined on fs (nil: none).
+func parseConfigWith(name string, args []string, stderr io.Writer, keep map[string]bool, fs *flag.FlagSet) (*Config, *flag.FlagSet, error) {
 	c := &Config{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if fs == nil {
+		fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	}
 	fs.SetOutput(stderr)
 	for _, k := range configKeys {
 		def := k.def

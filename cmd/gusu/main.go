@@ -23,6 +23,8 @@ Usage:
   gusu migrate   [flags]   apply database migrations and exit
   gusu data build [--raw DIR] [--out DIR]
                            rebuild data/suzhou from shared/data/raw
+  gusu bench tiles [--parcels N] [--concurrency N] [flags]
+                           benchmark tiles against the pg_tileserv baseline
   gusu version
 
 Run 'gusu <command> -h' for the flags of a command.
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w: 'gusu data' takes the subcommand 'build'", errUsage)
 		}
 		return cmdDataBuild(args[2:], stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gusu", version)
 		return nil

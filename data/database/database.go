@@ -74,6 +74,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		cfg.MaxConns = opts.MaxConns
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "gusu"
+	// gusu's queries are many and short (tiles, features); parallel workers
+	// cost more to start than they save and starve concurrent requests.
+	cfg.ConnConfig.RuntimeParams["max_parallel_workers_per_gather"] = "0"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		db.Close()
