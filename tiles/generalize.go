@@ -23,10 +23,11 @@ type Generalizer struct {
 	reg  *layers.Registry
 	log  *slog.Logger
 
-	mu    sync.Mutex
-	built map[string]int64
-	wake  chan struct{}
-	queue map[string]bool
+	mu       sync.Mutex
+	built    map[string]int64
+	coverage map[string]*coverage
+	wake     chan struct{}
+	queue    map[string]bool
 }
 
 // NewGeneralizer returns a generalizer; call Run.
@@ -34,7 +35,7 @@ func NewGeneralizer(pool *pgxpool.Pool, reg *layers.Registry, log *slog.Logger) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Generalizer{pool: pool, reg: reg, log: log, built: map[string]int64{}, wake: make(chan struct{}, 1), queue: map[string]bool{}}
+	g := &Generalizer{pool: pool, reg: reg, log: log, built: map[string]int64{}, coverage: map[string]*coverage{}, wake: make(chan struct{}, 1), queue: map[string]bool{}}
 	reg.OnChange(g.Schedule)
 	return g
 }
@@ -44,6 +45,18 @@ func (g *Generalizer) BuiltFor(layer string) int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.built[layer]
+}
+
+// MayHaveFeatures reports whether a tile of layer at version can hold any
+// feature; true whenever that is not known.
+func (g *Generalizer) MayHaveFeatures(layer string, version int64, t maptile.Tile) bool {
+	g.mu.Lock()
+	c := g.coverage[layer]
+	g.mu.Unlock()
+	if c == nil || c.version != version {
+		return true
+	}
+	return c.mayHaveFeatures(t)
 }
 
 // Schedule asks for layer ("" = all layers) to be checked and rebuilt if stale.
@@ -113,11 +126,13 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 	start := time.Now()
 	var version int64
 	var rebuilt bool
+	var cov *coverage
 	// Repeatable read: the layer's version and its features come from one
 	// snapshot, so the copies match the version they are recorded for.
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var table, geomType string
-		err := tx.QueryRow(ctx, "SELECT version, table_name, geometry_type FROM gusu_layers WHERE name = $1", name).Scan(&version, &table, &geomType)
+		var extent, buffer int
+		err := tx.QueryRow(ctx, "SELECT version, table_name, geometry_type, tile_extent, tile_buffer FROM gusu_layers WHERE name = $1", name).Scan(&version, &table, &geomType, &extent, &buffer)
 		if err == pgx.ErrNoRows {
 			version = 0
 			return nil
@@ -131,7 +146,8 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 			return err
 		}
 		if builtVersion == version {
-			return nil
+			cov, err = buildCoverage(ctx, tx, name, version, extent, buffer)
+			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM gusu_tile_gen WHERE layer = $1", name); err != nil {
 			return err
@@ -152,7 +168,11 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO gusu_tile_gen_state (layer, version) VALUES ($1, $2)
 			ON CONFLICT (layer) DO UPDATE SET version = excluded.version, built_at = now()`, name, version)
-		rebuilt = err == nil
+		if err != nil {
+			return err
+		}
+		rebuilt = true
+		cov, err = buildCoverage(ctx, tx, name, version, extent, buffer)
 		return err
 	})
 	if err != nil {
@@ -160,6 +180,7 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 	}
 	g.mu.Lock()
 	g.built[name] = version
+	g.coverage[name] = cov
 	g.mu.Unlock()
 	if rebuilt {
 		g.log.Info("generalised polygon layer for low zooms", "layer", name, "version", version, "took", time.Since(start).Round(time.Millisecond))

@@ -151,8 +151,12 @@ func (s *Server) Plan(ctx context.Context, req Request) (*plan, error) {
 			}
 		}
 		lp.Generalized = s.gen != nil && s.gen.BuiltFor(l.Name) == l.Version
-		p.layers = append(p.layers, lp)
 		p.names = append(p.names, l.Name)
+		// Known to be empty here: no query for this layer (the key still
+		// names it, since emptiness is a fact about this version).
+		if s.gen == nil || s.gen.MayHaveFeatures(l.Name, l.Version, t) {
+			p.layers = append(p.layers, lp)
+		}
 		fmt.Fprintf(&b, "|%s@%d", l.Name, l.Version)
 		if lp.Generalized {
 			b.WriteString("g")

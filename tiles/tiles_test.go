@@ -613,3 +613,39 @@ func TestGeneralizedAndFullPathsAgree(t *testing.T) {
 		})
 	}
 }
+
+// Tiles that no feature can reach are known to be empty without a query.
+func TestCoverageIndexSkipsEmptyTiles(t *testing.T) {
+	in := newInstance(t, dbtest.NewDatabase(t, true), opts{cacheBytes: -1})
+	ctx := context.Background()
+	if err := in.gen.Refresh(ctx, "rail_stations"); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := in.reg.Get(ctx, "rail_stations")
+	var lon, lat float64
+	if err := in.pool.QueryRow(ctx, "SELECT ST_X(geom), ST_Y(geom) FROM rail_stations WHERE name = '苏州北'").Scan(&lon, &lat); err != nil {
+		t.Fatal(err)
+	}
+	station := orb.Point{lon, lat}
+	cases := map[string]struct {
+		tile maptile.Tile
+		may  bool
+	}{
+		"z14 tile of 苏州北":           {maptile.At(station, 14), true},
+		"z10 tile of 苏州北":           {maptile.At(station, 10), true},
+		"z5 tile of Suzhou":         {maptile.At(station, 5), true},
+		"z12 tile in Taihu":         {maptile.At(orb.Point{120.20, 31.15}, 12), false},
+		"z14 tile in the Pacific":   {maptile.At(orb.Point{-150, 10}, 14), false},
+		"z3 tile over the Atlantic": {maptile.At(orb.Point{-30, 30}, 3), false},
+	}
+	for name, c := range cases {
+		if got := in.gen.MayHaveFeatures("rail_stations", l.Version, c.tile); got != c.may {
+			t.Errorf("%s %v: MayHaveFeatures = %v, want %v", name, c.tile, got, c.may)
+		}
+	}
+	before := in.tiles.Queries()
+	resp, _ := fetch(t, tileURL(in.srv.URL, "rail_stations", maptile.At(orb.Point{120.20, 31.15}, 12)))
+	if resp.StatusCode != http.StatusNoContent || in.tiles.Queries() != before {
+		t.Fatalf("empty tile: status %d, %d queries", resp.StatusCode, in.tiles.Queries()-before)
+	}
+}

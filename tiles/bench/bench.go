@@ -248,8 +248,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	gen := tiles.NewGeneralizer(cfg.Pool, reg, nil)
 	start = time.Now()
-	for _, name := range []string{SyntheticLayer, "eco_redlines"} {
-		if err := gen.Refresh(ctx, name); err != nil {
+	all, err := reg.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range all {
+		if err := gen.Refresh(ctx, l.Name); err != nil {
 			return nil, err
 		}
 	}
