@@ -35,6 +35,7 @@ func (h *Handler) Routes(r *mux.Router) {
 	r.Handle("/tiles/{layers}/{z}/{x}/{y}", http.HandlerFunc(h.serveTile)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/tiles/{layers}.json", httpapi.Handler(h.Log, h.tileJSON)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/styles/gusu.json", httpapi.Handler(h.Log, h.style)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/fonts/{fontstack}/{range}", httpapi.Handler(h.Log, h.glyphs)).Methods(http.MethodGet, http.MethodHead)
 }
 
 // ParseLayers splits a comma-separated layer list, rejecting empty names,

@@ -21,8 +21,8 @@ const (
 var StyleLayers = []string{"town_system", "eco_redlines", "rail_lines", "rail_stations"}
 
 // Style returns a MapLibre style (spec v8) for gusu's planning layers,
-// reading the composite TileJSON at base. It has no text labels, so it
-// needs no glyph server; the viewer adds labels with local CJK fonts.
+// reading the composite TileJSON at base. Labels are Chinese names, drawn
+// with the browser's CJK fonts (see glyphs).
 func Style(base string) map[string]any {
 	kindColor := []any{"match", []any{"get", "kind"},
 		"high_speed", ColorHighSpeed, "intercity", ColorIntercity, "conventional", ColorConventional,
@@ -34,6 +34,7 @@ func Style(base string) map[string]any {
 		"metadata": map[string]any{
 			"gusu:layers": StyleLayers,
 		},
+		"glyphs": base + "/fonts/{fontstack}/{range}.pbf",
 		"sources": map[string]any{
 			"gusu": map[string]any{"type": "vector", "url": base + "/tiles/town_system,eco_redlines,rail_lines,rail_stations.json"},
 		},
@@ -68,6 +69,27 @@ func Style(base string) map[string]any {
 					"circle-radius":       []any{"interpolate", []any{"linear"}, []any{"zoom"}, 9, []any{"match", []any{"get", "kind"}, "metro", 1.5, 3}, 14, []any{"match", []any{"get", "kind"}, "metro", 4, 6}},
 					"circle-stroke-color": []any{"match", []any{"get", "kind"}, "metro", ColorMetro, ColorHighSpeed},
 					"circle-stroke-width": 1.5}},
+			labelLayer("town_system-label-units", "town_system", []any{"==", []any{"geometry-type"}, "Polygon"}, "name_zh", 6, 11, 15, "#3d3326", "center"),
+			labelLayer("town_system-label-towns", "town_system", []any{"==", []any{"geometry-type"}, "Point"}, "name_zh", 9, 24, 12, ColorTown, "top"),
+			labelLayer("rail_stations-label", "rail_stations", nil, "name", 12, 24, 11, "#243447", "top"),
 		},
 	}
+}
+
+// labelLayer draws a name; "top" anchors it below a point symbol.
+func labelLayer(id, sourceLayer string, filter any, field string, minzoom, maxzoom, size int, color, anchor string) map[string]any {
+	offset := []any{0, 0}
+	if anchor == "top" {
+		offset = []any{0, 0.9}
+	}
+	l := map[string]any{"id": id, "type": "symbol", "source": "gusu", "source-layer": sourceLayer,
+		"minzoom": minzoom, "maxzoom": maxzoom,
+		"layout": map[string]any{"text-field": []any{"get", field}, "text-font": []any{LabelFont}, "text-size": size,
+			"text-offset": offset, "text-anchor": anchor, "text-max-width": 8},
+		"paint": map[string]any{"text-color": color, "text-halo-color": "#ffffff", "text-halo-width": 1.5},
+	}
+	if filter != nil {
+		l["filter"] = filter
+	}
+	return l
 }

@@ -28,6 +28,7 @@ type Config struct {
 	TileCacheMB  int
 	CacheControl string
 	CORSOrigins  string
+	FrontendDir  string
 }
 
 type configKey struct {
@@ -49,6 +50,7 @@ var configKeys = []configKey{
 	{"tile-cache-mb", "GUSU_TILE_CACHE_MB", "256", "in-memory tile cache size in MiB; 0 disables it", func(c *Config) any { return &c.TileCacheMB }},
 	{"cache-control", "GUSU_CACHE_CONTROL", "public, max-age=0, must-revalidate", "Cache-Control header for tiles and TileJSON", func(c *Config) any { return &c.CacheControl }},
 	{"cors-origins", "GUSU_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS; * allows all, empty none", func(c *Config) any { return &c.CORSOrigins }},
+	{"frontend-dir", "GUSU_FRONTEND_DIR", "", "serve the viewer from this directory (a frontend/dist) instead of the embedded build, for frontend work", func(c *Config) any { return &c.FrontendDir }},
 }
 
 // databaseKeys are the settings that commands other than serve share.

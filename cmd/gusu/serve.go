@@ -18,6 +18,7 @@ import (
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/database"
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/frontend"
 	"github.com/gusu-gis/gusu/tiles"
 )
 
@@ -74,6 +75,7 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	api.Routes(r)
 	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics}
 	th.Routes(r)
+	(&frontend.Handler{Dir: cfg.FrontendDir}).Routes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})

@@ -1,0 +1,218 @@
+// The planners' viewer: the plan's layers with a layer panel, legend,
+// feature popups and a Chinese/English switch. Layers that appear in the
+// catalog later (uploads) are added without reloading.
+import { maplibregl, CJK_FONTS, PLAN_LAYERS, getJSON, popupHTML, genericLayers, escapeHTML } from './common.js';
+
+const T = {
+  zh: {
+    title: '苏州新型城镇化规划', subtitle: '“十四五”规划图层', loading: '加载中…', ready: '已加载 {n} 个图层',
+    townSystem: '城镇体系 “1+4+N”', centralCity: '中心城区', countyCity: '县级市', towns: '镇 / 街道',
+    ecology: '生态空间', redlines: '生态保护红线（暂用湖泊）', rail: '轨道交通', highSpeed: '高速铁路', intercity: '城际铁路',
+    conventional: '普速铁路', metro: '城市轨道（示意）', planned: '规划线路', stations: '站点', uploads: '上传图层',
+    approximate: '近似', error: '出错：', lang: 'EN',
+  },
+  en: {
+    title: 'Suzhou New Urbanization Plan', subtitle: '14th Five-Year Plan layers', loading: 'Loading…', ready: '{n} layers loaded',
+    townSystem: 'Town system "1+4+N"', centralCity: 'Central city', countyCity: 'County-level cities', towns: 'Towns / subdistricts',
+    ecology: 'Ecology', redlines: 'Ecological red lines (provisional: lakes)', rail: 'Rail transit', highSpeed: 'High-speed rail',
+    intercity: 'Intercity rail', conventional: 'Conventional rail', metro: 'Metro (schematic)', planned: 'Planned lines',
+    stations: 'Stations', uploads: 'Uploaded layers', approximate: 'approximate', error: 'Error: ', lang: '中文',
+  },
+};
+
+let lang = localStorage.getItem('gusu.lang') || 'zh';
+const t = (k) => (T[lang] && T[lang][k]) || k;
+
+// Toggle groups: each entry filters or hides parts of the planning style.
+const groups = [
+  { head: 'townSystem', items: [
+    { key: 'centralCity', level: 'central_city', swatch: { layer: 'town_system-fill', match: 'central_city' } },
+    { key: 'countyCity', level: 'county_city', swatch: { layer: 'town_system-fill', fallback: true } },
+    { key: 'towns', layers: ['town_system-towns', 'town_system-label-towns'], swatch: { layer: 'town_system-towns', circle: true } },
+  ] },
+  { head: 'ecology', items: [
+    { key: 'redlines', layers: ['eco_redlines-fill', 'eco_redlines-line'], swatch: { layer: 'eco_redlines-fill', outline: 'eco_redlines-line' } },
+  ] },
+  { head: 'rail', items: [
+    { key: 'highSpeed', kind: 'high_speed', swatch: { layer: 'rail_lines-existing', match: 'high_speed', line: true } },
+    { key: 'intercity', kind: 'intercity', swatch: { layer: 'rail_lines-existing', match: 'intercity', line: true } },
+    { key: 'conventional', kind: 'conventional', swatch: { layer: 'rail_lines-existing', match: 'conventional', line: true } },
+    { key: 'metro', kind: 'metro', swatch: { layer: 'rail_lines-existing', match: 'metro', line: true } },
+    { key: 'planned', layers: ['rail_lines-planned'], swatch: { layer: 'rail_lines-planned', line: true, dashed: true } },
+    { key: 'stations', layers: ['rail_stations', 'rail_stations-label'], swatch: { layer: 'rail_stations', circle: true } },
+  ] },
+];
+
+const state = {
+  levels: new Set(['central_city', 'county_city']),
+  kinds: new Set(['high_speed', 'intercity', 'conventional', 'metro', 'tram']),
+  hidden: new Set(),
+  extra: new Map(), // uploaded layer name → {title, visible}
+};
+
+const map = new maplibregl.Map({
+  container: 'map',
+  style: '/styles/gusu.json',
+  center: [120.75, 31.38],
+  zoom: 8.3,
+  hash: true,
+  localIdeographFontFamily: CJK_FONTS,
+  attributionControl: { compact: true },
+});
+map.addControl(new maplibregl.NavigationControl(), 'top-right');
+map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
+window.gusuMap = map; // for tests and for developers poking at the page
+
+const statusEl = document.getElementById('status');
+function setStatus(msg, isError) {
+  statusEl.textContent = msg;
+  statusEl.classList.toggle('error', Boolean(isError));
+}
+
+// colourOf reads a swatch colour from the style itself, so the legend always matches it.
+function colourOf(sw) {
+  const layer = map.getStyle().layers.find((l) => l.id === sw.layer);
+  if (!layer) return '#999';
+  const prop = { fill: 'fill-color', line: 'line-color', circle: 'circle-color' }[layer.type];
+  let v = layer.paint && layer.paint[sw.circle ? 'circle-stroke-color' : prop];
+  if (sw.circle && layer.paint['circle-color'] && layer.paint['circle-color'] !== '#ffffff') v = layer.paint['circle-color'];
+  if (Array.isArray(v) && v[0] === 'match') {
+    for (let i = 2; i < v.length - 1; i += 2) {
+      if (v[i] === sw.match) return Array.isArray(v[i + 1]) ? v[i + 1][v[i + 1].length - 1] : v[i + 1];
+    }
+    return v[v.length - 1];
+  }
+  return typeof v === 'string' ? v : '#999';
+}
+
+function swatchHTML(sw) {
+  const c = colourOf(sw);
+  if (sw.line) return `<span class="sw line${sw.dashed ? ' dashed' : ''}" style="border-color:${c}"></span>`;
+  if (sw.circle) return `<span class="sw circle" style="background:${c}"></span>`;
+  const edge = sw.outline ? colourOf({ layer: sw.outline }) : '#7a6a58';
+  return `<span class="sw fill" style="background:${c};border-color:${edge}"></span>`;
+}
+
+function applyFilters() {
+  const levels = ['literal', [...state.levels]];
+  for (const id of ['town_system-fill', 'town_system-outline', 'town_system-label-units']) {
+    if (map.getLayer(id)) map.setFilter(id, ['all', ['==', ['geometry-type'], 'Polygon'], ['in', ['get', 'level'], levels]]);
+  }
+  const kinds = ['literal', [...state.kinds]];
+  if (map.getLayer('rail_lines-existing')) map.setFilter('rail_lines-existing', ['all', ['!=', ['get', 'status'], 'planned'], ['in', ['get', 'kind'], kinds]]);
+  for (const g of groups) {
+    for (const it of g.items) {
+      for (const id of it.layers || []) {
+        if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', state.hidden.has(it.key) ? 'none' : 'visible');
+      }
+    }
+  }
+  for (const [name, e] of state.extra) {
+    for (const l of genericLayers(name, 'extra-' + name, e.geometryType)) {
+      if (map.getLayer(l.id)) map.setLayoutProperty(l.id, 'visibility', e.visible ? 'visible' : 'none');
+    }
+  }
+}
+
+function isOn(it) {
+  if (it.level) return state.levels.has(it.level);
+  if (it.kind) return state.kinds.has(it.kind);
+  return !state.hidden.has(it.key);
+}
+
+function toggle(it, on) {
+  if (it.level) on ? state.levels.add(it.level) : state.levels.delete(it.level);
+  else if (it.kind) {
+    on ? state.kinds.add(it.kind) : state.kinds.delete(it.kind);
+    if (it.kind === 'metro') on ? state.kinds.add('tram') : state.kinds.delete('tram');
+  } else on ? state.hidden.delete(it.key) : state.hidden.add(it.key);
+  applyFilters();
+}
+
+function renderPanel() {
+  document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  document.getElementById('lang').textContent = t('lang');
+  const nav = document.getElementById('layers');
+  let html = '';
+  for (const g of groups) {
+    html += `<fieldset><legend>${escapeHTML(t(g.head))}</legend>`;
+    for (const it of g.items) {
+      const id = `toggle-${it.key}`;
+      html += `<label for="${id}"><input type="checkbox" id="${id}" data-key="${it.key}"${isOn(it) ? ' checked' : ''}>${swatchHTML(it.swatch)}<span>${escapeHTML(t(it.key))}</span></label>`;
+    }
+    html += '</fieldset>';
+  }
+  if (state.extra.size) {
+    html += `<fieldset><legend>${escapeHTML(t('uploads'))}</legend>`;
+    for (const [name, e] of state.extra) {
+      html += `<label for="toggle-extra-${name}"><input type="checkbox" id="toggle-extra-${name}" data-extra="${escapeHTML(name)}"${e.visible ? ' checked' : ''}><span class="sw fill" style="background:#c2185b33;border-color:#c2185b"></span><span>${escapeHTML(e.title)}</span></label>`;
+    }
+    html += '</fieldset>';
+  }
+  nav.innerHTML = html;
+  for (const input of nav.querySelectorAll('input[data-key]')) {
+    const it = groups.flatMap((g) => g.items).find((i) => i.key === input.dataset.key);
+    input.addEventListener('change', () => toggle(it, input.checked));
+  }
+  for (const input of nav.querySelectorAll('input[data-extra]')) {
+    input.addEventListener('change', () => { state.extra.get(input.dataset.extra).visible = input.checked; applyFilters(); });
+  }
+}
+
+// Layers in the catalog but not in the planning style: uploads. Checked on
+// load, every 30 s and when the tab regains focus.
+async function syncCatalog() {
+  let cat;
+  try {
+    cat = await getJSON('/api/layers');
+  } catch (err) {
+    setStatus(t('error') + err.message, true);
+    return;
+  }
+  let changed = false;
+  for (const l of cat.layers) {
+    if (PLAN_LAYERS.includes(l.name) || l.kind === 'synthetic' || state.extra.has(l.name)) continue;
+    const src = 'extra-' + l.name;
+    if (!map.getSource(src)) map.addSource(src, { type: 'vector', url: `/tiles/${encodeURIComponent(l.name)}.json` });
+    for (const sl of genericLayers(l.name, src, l.geometry_type)) if (!map.getLayer(sl.id)) map.addLayer(sl, 'town_system-label-units');
+    state.extra.set(l.name, { title: l.title, visible: true, geometryType: l.geometry_type });
+    changed = true;
+  }
+  if (changed) renderPanel();
+  setStatus(t('ready').replace('{n}', cat.layers.filter((l) => l.kind !== 'synthetic').length));
+  document.getElementById('attribution').textContent = [...new Set(cat.layers.map((l) => l.attribution).filter(Boolean))].join(' · ');
+}
+
+const popup = new maplibregl.Popup({ maxWidth: '320px' });
+let lastFeature = null;
+map.on('click', (e) => {
+  const features = map.queryRenderedFeatures(e.point).filter((f) => f.source === 'gusu' || String(f.source).startsWith('extra-'));
+  if (!features.length) { popup.remove(); return; }
+  // Points and lines over polygons: the most specific feature first.
+  const order = { circle: 0, symbol: 1, line: 2, fill: 3 };
+  features.sort((a, b) => (order[a.layer.type] ?? 9) - (order[b.layer.type] ?? 9));
+  const f = features[0];
+  lastFeature = f;
+  popup.setLngLat(e.lngLat).setHTML(popupHTML(f.sourceLayer, f.properties, lang)).addTo(map);
+});
+for (const id of ['town_system-fill', 'town_system-towns', 'eco_redlines-fill', 'rail_lines-existing', 'rail_stations']) {
+  map.on('mouseenter', id, () => { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', id, () => { map.getCanvas().style.cursor = ''; });
+}
+
+document.getElementById('lang').addEventListener('click', () => {
+  lang = lang === 'zh' ? 'en' : 'zh';
+  localStorage.setItem('gusu.lang', lang);
+  renderPanel();
+  if (popup.isOpen() && lastFeature) popup.setHTML(popupHTML(lastFeature.sourceLayer, lastFeature.properties, lang));
+});
+
+map.on('load', async () => {
+  applyFilters();
+  renderPanel();
+  await syncCatalog();
+  setInterval(syncCatalog, 30000);
+  window.addEventListener('focus', syncCatalog);
+});
+map.on('error', (e) => setStatus(t('error') + (e.error && e.error.message ? e.error.message : 'map error'), true));
