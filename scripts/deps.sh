@@ -40,3 +40,18 @@ ensure_go() {
 	fi
 	export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 }
+
+# Browser tests: Debian's Chromium (driven by playwright-core, which never
+# downloads a browser of its own), Node.js with npm, and CJK fonts so that
+# screenshots show the Chinese labels.
+ensure_browser() {
+	missing=
+	[ -x /usr/bin/chromium ] || missing="$missing chromium"
+	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+	command -v npm >/dev/null 2>&1 || missing="$missing npm"
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$missing fonts-noto-cjk"
+	if [ -n "$missing" ]; then
+		echo "gusu: installing$missing (apt-get)" >&2
+		apt_install $missing
+	fi
+}

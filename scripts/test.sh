@@ -1,11 +1,21 @@
 #!/bin/sh
-# Run every test: installs what the tests need when missing, then vets and
-# runs the Go tests (with the race detector) against real PostGIS clusters
-# that the tests start and remove themselves.
+# Run every test: installs what the tests need when missing, then
+#  1. vets and runs the Go tests (race detector on) against real PostGIS
+#     clusters that the tests start and remove themselves;
+#  2. runs the browser tests: Debian's Chromium, driven by playwright-core,
+#     against a real gusu with the bundled data.
+# Screenshots of the browser tests go to .artifacts/browser/.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_postgis
 ensure_go
+ensure_browser
+
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
+
+(cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+go build -o bin/gusu ./cmd/gusu
+GUSU_BIN="$PWD/bin/gusu" GUSU_ARTIFACTS="$PWD/.artifacts/browser" \
+	node --test --test-concurrency=1 frontend/test/*.test.mjs

@@ -181,7 +181,6 @@ async function syncCatalog() {
   }
   if (changed) renderPanel();
   setStatus(t('ready').replace('{n}', cat.layers.filter((l) => l.kind !== 'synthetic').length));
-  document.getElementById('attribution').textContent = [...new Set(cat.layers.map((l) => l.attribution).filter(Boolean))].join(' · ');
 }
 
 const popup = new maplibregl.Popup({ maxWidth: '320px' });

@@ -1,0 +1,144 @@
+// Browser tests of the viewer, the style and the embed page, in Debian's
+// Chromium against a real gusu with its bundled Suzhou data.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createServer } from 'node:http';
+import { startGusu, launchBrowser, watchConsole, waitForMap, pixel, screenPoint, artifacts } from './gusu.mjs';
+
+let gusu, browser;
+before(async () => {
+  gusu = await startGusu();
+  browser = await launchBrowser();
+});
+after(async () => {
+  if (browser) await browser.close();
+  if (gusu) await gusu.stop();
+});
+
+// A point inside Taihu, in Suzhou's part of the lake, and one on land.
+const TAIHU = [120.22, 31.18];
+
+const greenish = ([r, g, b]) => g > r + 25 && g > b + 25;
+
+async function openViewer(hash = '#9.2/31.25/120.45') {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = watchConsole(page);
+  await page.goto(gusu.url + '/' + hash);
+  await waitForMap(page);
+  return { page, errors };
+}
+
+test('the viewer loads with no console errors and draws the red line over Taihu', async () => {
+  const { page, errors } = await openViewer();
+  const png = await page.screenshot({ path: join(artifacts, 'viewer.png') });
+  const p = await screenPoint(page, TAIHU);
+  const c = await pixel(page, png, p.x, p.y);
+  assert.ok(greenish(c), `pixel over Taihu is rgb(${c}), expected the red-line area fill (green)`);
+  const labels = await page.evaluate(() => window.gusuMap.queryRenderedFeatures({ layers: ['town_system-label-units'] }).length);
+  assert.ok(labels > 0, 'no county-level labels are drawn');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('rail lines are drawn where they are', async () => {
+  const { page, errors } = await openViewer('#9/31.35/120.75');
+  // A vertex of a high-speed line inside the view, from the features API.
+  const fc = await (await fetch(gusu.url + '/api/layers/rail_lines/features?bbox=120.5,31.2,121.0,31.5')).json();
+  const hsr = fc.features.find((f) => f.properties.kind === 'high_speed');
+  assert.ok(hsr, 'no high-speed line in the view');
+  const coords = hsr.geometry.type === 'MultiLineString' ? hsr.geometry.coordinates.flat() : hsr.geometry.coordinates;
+  const inView = coords.filter(([x, y]) => x > 120.55 && x < 120.95 && y > 31.25 && y < 31.45);
+  assert.ok(inView.length > 0);
+  const png = await page.screenshot({ path: join(artifacts, 'rail.png') });
+  let hits = 0;
+  for (const v of inView.slice(0, 10)) {
+    const p = await screenPoint(page, v);
+    // Purple (high-speed) within two pixels of the vertex.
+    for (const [dx, dy] of [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1], [2, 0], [0, 2], [-2, 0], [0, -2]]) {
+      const [r, g, b] = await pixel(page, png, p.x + dx, p.y + dy);
+      if (b > g + 40 && r > g + 20) { hits++; break; }
+    }
+  }
+  assert.ok(hits >= Math.min(3, inView.length), `only ${hits} of ${Math.min(10, inView.length)} high-speed vertices show the line colour`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('unticking a layer hides it', async () => {
+  const { page, errors } = await openViewer();
+  const p = await screenPoint(page, TAIHU);
+  await page.getByLabel(/生态保护红线/).uncheck();
+  await waitForMap(page);
+  const png = await page.screenshot({ path: join(artifacts, 'redlines-off.png') });
+  const c = await pixel(page, png, p.x, p.y);
+  assert.ok(!greenish(c), `red lines still drawn over Taihu (rgb(${c})) after unticking them`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('clicking a town opens its popup, in Chinese and then English', async () => {
+  const fc = await (await fetch(gusu.url + '/api/layers/town_system/features?limit=200')).json();
+  const town = fc.features.find((f) => f.properties.name_en === 'Zhouzhuang');
+  assert.ok(town, 'Zhouzhuang is not in the town system');
+  const [lon, lat] = town.geometry.coordinates;
+  const { page, errors } = await openViewer(`#12/${lat}/${lon}`);
+  const p = await screenPoint(page, [lon, lat]);
+  await page.mouse.click(p.x, p.y);
+  const popup = page.locator('.maplibregl-popup-content');
+  await popup.waitFor({ timeout: 10000 });
+  const text = await popup.innerText();
+  assert.match(text, /周庄/);
+  assert.match(text, /镇\/街道/);
+  await page.screenshot({ path: join(artifacts, 'popup.png') });
+  await page.getByRole('button', { name: 'Switch language' }).click();
+  assert.match(await popup.innerText(), /Town\/subdistrict/);
+  assert.match(await page.locator('#panel').innerText(), /Ecological red lines/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the embed page works inside an iframe', async () => {
+  const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+  const errors = watchConsole(page);
+  const src = `${gusu.url}/embed?layers=eco_redlines,rail_lines&center=120.3,31.2&zoom=9`;
+  await page.setContent(`<html><body style="margin:0"><h1 style="font:16px sans-serif">Bureau page</h1><iframe src="${src}" width="800" height="450" style="border:0"></iframe></body></html>`);
+  const frame = page.frames().find((f) => f.url().startsWith(gusu.url + '/embed'));
+  assert.ok(frame, 'iframe did not load the embed page');
+  await waitForMap(frame);
+  const layers = await frame.evaluate(() => [...new Set(window.gusuMap.getStyle().layers.map((l) => l['source-layer']).filter(Boolean))].sort());
+  assert.deepEqual(layers, ['eco_redlines', 'rail_lines']);
+  const drawn = await frame.evaluate(() => window.gusuMap.queryRenderedFeatures().filter((f) => f.sourceLayer === 'eco_redlines').length);
+  assert.ok(drawn > 0, 'no red-line features drawn in the embedded map');
+  await page.screenshot({ path: join(artifacts, 'embed.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the style loads in a plain MapLibre map on another page', async () => {
+  const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
+  const errors = watchConsole(page);
+  // The page a web developer would write, served from another origin (a
+  // second loopback port): MapLibre from gusu's assets, gusu's style URL.
+  const html = `<!doctype html>
+    <link rel="stylesheet" href="${gusu.url}/assets/vendor/maplibre-gl.css">
+    <div id="m" style="position:absolute;inset:0"></div>
+    <script type="module">
+      import * as maplibregl from '${gusu.url}/assets/vendor/maplibre-gl.mjs';
+      window.gusuMap = new maplibregl.Map({ container: 'm', style: '${gusu.url}/styles/gusu.json', center: [120.6, 31.3], zoom: 8 });
+    </script>`;
+  const site = createServer((req, res) => { res.setHeader('Content-Type', 'text/html'); res.end(html); });
+  await new Promise((r) => site.listen(0, '127.0.0.1', r));
+  after(() => site.close());
+  await page.goto(`http://127.0.0.1:${site.address().port}/map.html`);
+  try {
+    await waitForMap(page);
+  } catch (err) {
+    throw new Error(`${err.message}; console: ${JSON.stringify(errors)}`);
+  }
+  const n = await page.evaluate(() => window.gusuMap.queryRenderedFeatures().length);
+  assert.ok(n > 50, `only ${n} features rendered`);
+  await page.screenshot({ path: join(artifacts, 'plain-maplibre.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
