@@ -282,6 +282,7 @@ func buildTowns(raw string, counties []*county) ([]*geojson.Feature, []string, e
 		if c != nil {
 			parent = c.code
 			f.Properties["parent"] = c.code
+			f.Properties["parent_name"] = c.nameZh
 		} else {
 			missing = append(missing, fmt.Sprintf("- %s (GeoNames %s) lies outside every county-level polygon: no parent.", r.name, r.id))
 		}

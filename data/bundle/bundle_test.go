@@ -42,6 +42,7 @@ func TestLoadsSuzhouLayers(t *testing.T) {
 		"at least 60 towns":                     {"SELECT count(*) FROM town_system WHERE level = 'town'", 60, 1000},
 		"every town has a parent":               {"SELECT count(*) FROM town_system WHERE level = 'town' AND parent IS NULL", 0, 0},
 		"parents are county-level units":        {"SELECT count(*) FROM town_system t JOIN town_system p ON p.code = t.parent WHERE p.level = 'town'", 0, 0},
+		"parent names match parent codes":       {"SELECT count(*) FROM town_system t JOIN town_system p ON p.code = t.parent WHERE t.parent_name IS DISTINCT FROM p.name_zh", 0, 0},
 		"county cities have seats":              {"SELECT count(*) FROM town_system WHERE level = 'county_city' AND seat IS NOT NULL", 4, 4},
 		"red lines: Taihu, Yangcheng, Dianshan": {"SELECT count(*) FROM eco_redlines WHERE name IN ('太湖', '阳澄湖', '淀山湖') AND approximate", 3, 3},
 		"nine metro lines, schematic":           {"SELECT count(*) FROM rail_lines WHERE kind = 'metro' AND schematic", 9, 9},
