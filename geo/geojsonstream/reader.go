@@ -1,0 +1,321 @@
+// Package geojsonstream reads GeoJSON (RFC 7946, and the 2008 draft's crs
+// member) one feature at a time, so a 200 MB FeatureCollection never sits
+// in memory whole.
+//
+// Attribute values are kept as raw JSON: long numeric codes keep every
+// digit. A feature whose geometry cannot be used (null, empty, unknown
+// type, non-finite or malformed coordinates) comes back with Skip set to
+// the reason; only a file that is not JSON, or not GeoJSON, is an error.
+package geojsonstream
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+)
+
+// ErrFormat marks input that is not usable GeoJSON.
+var ErrFormat = errors.New("malformed GeoJSON")
+
+// Feature is one feature of the input.
+type Feature struct {
+	Index      int
+	Geometry   orb.Geometry
+	Properties map[string]json.RawMessage
+	// Skip is why the feature cannot be used; empty when it can.
+	Skip string
+}
+
+// Reader streams features.
+type Reader struct {
+	dec     *json.Decoder
+	state   int // 0 start, 1 inside features array, 2 after features, 3 done
+	index   int
+	crsName string
+	sawType string
+	// A top-level Feature's members, kept until the object ends.
+	topGeometry, topProperties json.RawMessage
+	emitted                    bool
+}
+
+// NewReader starts reading r.
+func NewReader(r io.Reader) *Reader {
+	d := json.NewDecoder(r)
+	d.UseNumber()
+	return &Reader{dec: d}
+}
+
+// CRSName is the name in the legacy crs member ("urn:ogc:def:crs:EPSG::4549"),
+// empty if there is none. It is known once the member has been read; after
+// io.EOF it is final.
+func (r *Reader) CRSName() string { return r.crsName }
+
+func formatErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
+}
+
+// Next returns the next feature, or io.EOF.
+func (r *Reader) Next() (Feature, error) {
+	for {
+		switch r.state {
+		case 0:
+			if err := r.readUntilFeatures(); err != nil {
+				return Feature{}, err
+			}
+		case 1:
+			if r.dec.More() {
+				var raw json.RawMessage
+				if err := r.dec.Decode(&raw); err != nil {
+					return Feature{}, formatErr("feature %d: %v", r.index, err)
+				}
+				f := parseFeature(raw, r.index)
+				r.index++
+				return f, nil
+			}
+			if _, err := r.dec.Token(); err != nil { // ]
+				return Feature{}, formatErr("after features: %v", err)
+			}
+			r.state = 2
+		case 2:
+			if err := r.readRest(); err != nil {
+				return Feature{}, err
+			}
+			r.state = 3
+		default:
+			if r.sawType == "Feature" && !r.emitted {
+				r.emitted = true
+				raw, _ := json.Marshal(map[string]json.RawMessage{"type": json.RawMessage(`"Feature"`), "geometry": orNull(r.topGeometry), "properties": orNull(r.topProperties)})
+				f := parseFeature(raw, 0)
+				r.index++
+				return f, nil
+			}
+			if r.index == 0 {
+				return Feature{}, formatErr("no features: the file holds no \"features\" array or it is empty")
+			}
+			return Feature{}, io.EOF
+		}
+	}
+}
+
+func orNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
+}
+
+// readUntilFeatures reads top-level members up to the features array.
+func (r *Reader) readUntilFeatures() error {
+	tok, err := r.dec.Token()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return formatErr("the file is empty")
+		}
+		return formatErr("not JSON: %v", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return formatErr("the top level is not a JSON object")
+	}
+	for r.dec.More() {
+		key, err := r.key()
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "features":
+			tok, err := r.dec.Token()
+			if err != nil {
+				return formatErr("features: %v", err)
+			}
+			if d, ok := tok.(json.Delim); !ok || d != '[' {
+				return formatErr("\"features\" is not an array")
+			}
+			r.state = 1
+			return nil
+		default:
+			if err := r.member(key); err != nil {
+				return err
+			}
+		}
+	}
+	return r.finishObject()
+}
+
+func (r *Reader) key() (string, error) {
+	tok, err := r.dec.Token()
+	if err != nil {
+		return "", formatErr("%v", err)
+	}
+	k, ok := tok.(string)
+	if !ok {
+		return "", formatErr("expected a member name, got %v", tok)
+	}
+	return k, nil
+}
+
+// member handles a top-level member other than features.
+func (r *Reader) member(key string) error {
+	var raw json.RawMessage
+	if err := r.dec.Decode(&raw); err != nil {
+		return formatErr("member %q: %v", key, err)
+	}
+	switch key {
+	case "geometry":
+		r.topGeometry = raw
+	case "properties":
+		r.topProperties = raw
+	case "type":
+		var t string
+		if json.Unmarshal(raw, &t) != nil {
+			return formatErr("\"type\" is not a string")
+		}
+		r.sawType = t
+		switch t {
+		case "FeatureCollection", "Feature":
+		default:
+			return formatErr("type %q: upload a FeatureCollection or a Feature", t)
+		}
+	case "crs":
+		var c struct {
+			Type       string `json:"type"`
+			Properties struct {
+				Name string `json:"name"`
+			} `json:"properties"`
+		}
+		if json.Unmarshal(raw, &c) == nil && c.Properties.Name != "" {
+			r.crsName = c.Properties.Name
+		} else if !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			return formatErr("the crs member is not of the form {\"type\":\"name\",\"properties\":{\"name\":...}}")
+		}
+	}
+	return nil
+}
+
+func (r *Reader) readRest() error {
+	for r.dec.More() {
+		key, err := r.key()
+		if err != nil {
+			return err
+		}
+		if err := r.member(key); err != nil {
+			return err
+		}
+	}
+	return r.finishObject()
+}
+
+func (r *Reader) finishObject() error {
+	if _, err := r.dec.Token(); err != nil { // }
+		return formatErr("unterminated object: %v", err)
+	}
+	if r.sawType == "" {
+		return formatErr("no \"type\" member: not GeoJSON")
+	}
+	if _, err := r.dec.Token(); !errors.Is(err, io.EOF) {
+		return formatErr("data after the GeoJSON object")
+	}
+	r.state = 3
+	return nil
+}
+
+// parseFeature turns one feature's JSON into a Feature, recording why it
+// cannot be used instead of failing the file.
+func parseFeature(raw json.RawMessage, index int) Feature {
+	f := Feature{Index: index}
+	var parts struct {
+		Type       string          `json:"type"`
+		Geometry   json.RawMessage `json:"geometry"`
+		Properties json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(raw, &parts); err != nil || parts.Type != "Feature" {
+		f.Skip = "not a GeoJSON Feature object"
+		return f
+	}
+	if len(parts.Properties) > 0 && !bytes.Equal(parts.Properties, []byte("null")) {
+		d := json.NewDecoder(bytes.NewReader(parts.Properties))
+		d.UseNumber()
+		if err := d.Decode(&f.Properties); err != nil {
+			f.Skip = "properties is not a JSON object"
+			return f
+		}
+	}
+	if len(parts.Geometry) == 0 || bytes.Equal(parts.Geometry, []byte("null")) {
+		f.Skip = "null geometry"
+		return f
+	}
+	g, err := geojson.UnmarshalGeometry(parts.Geometry)
+	if err != nil {
+		f.Skip = "unreadable geometry: " + err.Error()
+		return f
+	}
+	f.Geometry = g.Geometry()
+	if reason := Check(f.Geometry); reason != "" {
+		f.Skip = reason
+		f.Geometry = nil
+	}
+	return f
+}
+
+// Check returns why a geometry cannot be stored, or "": nil or empty
+// geometries, non-finite coordinates, and collections (a layer holds one
+// family of simple features).
+func Check(g orb.Geometry) string {
+	if g == nil {
+		return "null geometry"
+	}
+	if _, ok := g.(orb.Collection); ok {
+		return "GeometryCollection: split it into points, lines or polygons"
+	}
+	empty := true
+	bad := false
+	visit(g, func(p orb.Point) {
+		empty = false
+		if math.IsNaN(p[0]) || math.IsNaN(p[1]) || math.IsInf(p[0], 0) || math.IsInf(p[1], 0) {
+			bad = true
+		}
+	})
+	switch {
+	case empty:
+		return "empty geometry"
+	case bad:
+		return "non-finite coordinates (NaN or Infinity)"
+	}
+	return ""
+}
+
+func visit(g orb.Geometry, f func(orb.Point)) {
+	switch g := g.(type) {
+	case orb.Point:
+		f(g)
+	case orb.MultiPoint:
+		for _, p := range g {
+			f(p)
+		}
+	case orb.LineString:
+		for _, p := range g {
+			f(p)
+		}
+	case orb.MultiLineString:
+		for _, l := range g {
+			visit(l, f)
+		}
+	case orb.Ring:
+		for _, p := range g {
+			f(p)
+		}
+	case orb.Polygon:
+		for _, r := range g {
+			visit(r, f)
+		}
+	case orb.MultiPolygon:
+		for _, p := range g {
+			visit(p, f)
+		}
+	}
+}
