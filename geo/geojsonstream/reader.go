@@ -14,23 +14,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 
-	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
+
+	"github.com/gusu-gis/gusu/geo/feature"
 )
 
 // ErrFormat marks input that is not usable GeoJSON.
 var ErrFormat = errors.New("malformed GeoJSON")
 
 // Feature is one feature of the input.
-type Feature struct {
-	Index      int
-	Geometry   orb.Geometry
-	Properties map[string]json.RawMessage
-	// Skip is why the feature cannot be used; empty when it can.
-	Skip string
-}
+type Feature = feature.Feature
 
 // Reader streams features.
 type Reader struct {
@@ -255,67 +249,9 @@ func parseFeature(raw json.RawMessage, index int) Feature {
 		return f
 	}
 	f.Geometry = g.Geometry()
-	if reason := Check(f.Geometry); reason != "" {
+	if reason := feature.Check(f.Geometry); reason != "" {
 		f.Skip = reason
 		f.Geometry = nil
 	}
 	return f
-}
-
-// Check returns why a geometry cannot be stored, or "": nil or empty
-// geometries, non-finite coordinates, and collections (a layer holds one
-// family of simple features).
-func Check(g orb.Geometry) string {
-	if g == nil {
-		return "null geometry"
-	}
-	if _, ok := g.(orb.Collection); ok {
-		return "GeometryCollection: split it into points, lines or polygons"
-	}
-	empty := true
-	bad := false
-	visit(g, func(p orb.Point) {
-		empty = false
-		if math.IsNaN(p[0]) || math.IsNaN(p[1]) || math.IsInf(p[0], 0) || math.IsInf(p[1], 0) {
-			bad = true
-		}
-	})
-	switch {
-	case empty:
-		return "empty geometry"
-	case bad:
-		return "non-finite coordinates (NaN or Infinity)"
-	}
-	return ""
-}
-
-func visit(g orb.Geometry, f func(orb.Point)) {
-	switch g := g.(type) {
-	case orb.Point:
-		f(g)
-	case orb.MultiPoint:
-		for _, p := range g {
-			f(p)
-		}
-	case orb.LineString:
-		for _, p := range g {
-			f(p)
-		}
-	case orb.MultiLineString:
-		for _, l := range g {
-			visit(l, f)
-		}
-	case orb.Ring:
-		for _, p := range g {
-			f(p)
-		}
-	case orb.Polygon:
-		for _, r := range g {
-			visit(r, f)
-		}
-	case orb.MultiPolygon:
-		for _, p := range g {
-			visit(p, f)
-		}
-	}
 }
