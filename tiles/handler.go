@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/layers"
 )
@@ -28,6 +29,27 @@ type Handler struct {
 	PublicURL    string
 	CacheControl string
 	Metrics      *Metrics
+	// Auth guards private layers; nil treats every layer as public.
+	Auth *auth.Authenticator
+}
+
+// authorize requires a viewer token when any of names is a private layer,
+// and reports whether one was.
+func (h *Handler) authorize(r *http.Request, names []string) (bool, error) {
+	private := false
+	for _, n := range names {
+		l, err := h.Server.reg.Get(r.Context(), n)
+		if err != nil {
+			return false, err
+		}
+		private = private || l.Private
+	}
+	if private && h.Auth != nil {
+		if _, err := h.Auth.Require(r, auth.Viewer); err != nil {
+			return true, err
+		}
+	}
+	return private, nil
 }
 
 // Routes registers the tile routes on r.
@@ -119,6 +141,11 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	label = strings.Join(req.Layers, ",")
+	private, err := h.authorize(r, req.Layers)
+	if err != nil {
+		fail(err)
+		return
+	}
 	etag, err := h.Server.ETag(r.Context(), req)
 	if err != nil {
 		if _, unknown := errors.AsType[*layers.UnknownLayerError](err); unknown {
@@ -130,6 +157,9 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("ETag", etag)
 	hdr.Set("Cache-Control", h.CacheControl)
+	if private {
+		hdr.Set("Cache-Control", "private, no-cache")
+	}
 	hdr.Set("Vary", "Accept-Encoding")
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		status = http.StatusNotModified
@@ -186,6 +216,9 @@ func etagMatches(header, etag string) bool {
 func (h *Handler) tileJSON(w http.ResponseWriter, r *http.Request) error {
 	names, err := ParseLayers(mux.Vars(r)["layers"])
 	if err != nil {
+		return apiError(err)
+	}
+	if _, err := h.authorize(r, names); err != nil {
 		return apiError(err)
 	}
 	base := httpapi.BaseURL(r, h.PublicURL)

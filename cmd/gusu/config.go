@@ -29,6 +29,7 @@ type Config struct {
 	CacheControl string
 	CORSOrigins  string
 	FrontendDir  string
+	MaxUploadMB  int
 }
 
 type configKey struct {
@@ -50,6 +51,7 @@ var configKeys = []configKey{
 	{"tile-cache-mb", "GUSU_TILE_CACHE_MB", "256", "in-memory tile cache size in MiB; 0 disables it", func(c *Config) any { return &c.TileCacheMB }},
 	{"cache-control", "GUSU_CACHE_CONTROL", "public, max-age=0, must-revalidate", "Cache-Control header for tiles and TileJSON", func(c *Config) any { return &c.CacheControl }},
 	{"cors-origins", "GUSU_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS; * allows all, empty none", func(c *Config) any { return &c.CORSOrigins }},
+	{"max-upload-mb", "GUSU_MAX_UPLOAD_MB", "200", "largest upload accepted, in MiB (413 beyond)", func(c *Config) any { return &c.MaxUploadMB }},
 	{"frontend-dir", "GUSU_FRONTEND_DIR", "", "serve the viewer from this directory (a frontend/dist) instead of the embedded build, for frontend work", func(c *Config) any { return &c.FrontendDir }},
 }
 
@@ -149,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DBMaxConns < 0 || c.DBMaxConns > 1000 {
 		return errors.New("--db-max-conns must be from 0 to 1000")
+	}
+	if c.MaxUploadMB < 1 {
+		return errors.New("--max-upload-mb must be at least 1")
 	}
 	if c.TileCacheMB < 0 {
 		return errors.New("--tile-cache-mb must not be negative")

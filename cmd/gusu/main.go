@@ -23,6 +23,9 @@ Usage:
   gusu migrate   [flags]   apply database migrations and exit
   gusu data build [--raw DIR] [--out DIR]
                            rebuild data/suzhou from shared/data/raw
+  gusu token create --name NAME --role viewer|editor|admin [flags]
+                           create an access token (printed once, alone, on stdout)
+  gusu token revoke --name NAME [flags]
   gusu bench tiles [--parcels N] [--concurrency N] [flags]
                            benchmark tiles against the pg_tileserv baseline
   gusu version
@@ -64,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w: 'gusu data' takes the subcommand 'build'", errUsage)
 		}
 		return cmdDataBuild(args[2:], stdout, stderr)
+	case "token":
+		return cmdToken(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "version":

@@ -16,8 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gusu-gis/gusu/data"
+	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/database"
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/frontend"
 	"github.com/gusu-gis/gusu/tiles"
 )
@@ -68,12 +70,15 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 		CacheBytes: int64(cfg.TileCacheMB) << 20, Timeout: cfg.DBTimeout, Metrics: tileMetrics,
 	})
 
+	authn := auth.NewAuthenticator(db.Pool)
 	r := mux.NewRouter()
 	r.Handle("/healthz", db.Health()).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL}
+	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn}
 	api.Routes(r)
-	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics}
+	up := &upload.API{Pool: db.Pool, Auth: authn, Log: log, MaxUploadBytes: int64(cfg.MaxUploadMB) << 20}
+	up.Routes(r)
+	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics, Auth: authn}
 	th.Routes(r)
 	(&frontend.Handler{Dir: cfg.FrontendDir}).Routes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

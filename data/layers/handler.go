@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 
+	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/httpapi"
 )
 
@@ -29,6 +30,8 @@ type API struct {
 	Pool      *pgxpool.Pool
 	Log       *slog.Logger
 	PublicURL string
+	// Auth guards private layers; nil treats every layer as public.
+	Auth *auth.Authenticator
 }
 
 // Routes registers the API's routes on r.
@@ -65,7 +68,11 @@ func (a *API) catalog(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := make([]catalogEntry, 0, len(ls))
+	private := a.canSeePrivate(r)
 	for _, l := range ls {
+		if l.Private && !private {
+			continue // listed only for viewers and up
+		}
 		e, err := a.entry(r, l)
 		if err != nil {
 			return err
@@ -82,7 +89,21 @@ func (a *API) lookup(r *http.Request) (*Layer, error) {
 	if ue, ok := err.(*UnknownLayerError); ok {
 		return nil, httpapi.NotFound(ue.Error(), map[string]any{"layer": ue.Name, "known": ue.Known})
 	}
+	if err == nil && l.Private && a.Auth != nil {
+		if _, err := a.Auth.Require(r, auth.Viewer); err != nil {
+			return nil, err
+		}
+	}
 	return l, err
+}
+
+// canSeePrivate reports whether the request carries a viewer token.
+func (a *API) canSeePrivate(r *http.Request) bool {
+	if a.Auth == nil {
+		return true
+	}
+	_, err := a.Auth.Require(r, auth.Viewer)
+	return err == nil
 }
 
 func (a *API) layer(w http.ResponseWriter, r *http.Request) error {

@@ -16,6 +16,8 @@ type Feature struct {
 	Index      int
 	Geometry   orb.Geometry
 	Properties map[string]json.RawMessage
+	// Order lists the property names in the file's order.
+	Order []string
 	// Skip is why the feature cannot be used; empty when it can.
 	Skip string
 }

@@ -232,12 +232,12 @@ func parseFeature(raw json.RawMessage, index int) Feature {
 		return f
 	}
 	if len(parts.Properties) > 0 && !bytes.Equal(parts.Properties, []byte("null")) {
-		d := json.NewDecoder(bytes.NewReader(parts.Properties))
-		d.UseNumber()
-		if err := d.Decode(&f.Properties); err != nil {
+		props, order, err := orderedObject(parts.Properties)
+		if err != nil {
 			f.Skip = "properties is not a JSON object"
 			return f
 		}
+		f.Properties, f.Order = props, order
 	}
 	if len(parts.Geometry) == 0 || bytes.Equal(parts.Geometry, []byte("null")) {
 		f.Skip = "null geometry"
@@ -254,4 +254,36 @@ func parseFeature(raw json.RawMessage, index int) Feature {
 		f.Geometry = nil
 	}
 	return f
+}
+
+// orderedObject decodes a JSON object's members as raw values, keeping the
+// order of their names (a map would lose it, and columns should follow the file).
+func orderedObject(raw json.RawMessage) (map[string]json.RawMessage, []string, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	tok, err := d.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
+		return nil, nil, errors.New("not an object")
+	}
+	out := map[string]json.RawMessage{}
+	var order []string
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		k, _ := tok.(string)
+		var v json.RawMessage
+		if err := d.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		if _, dup := out[k]; !dup {
+			order = append(order, k)
+		}
+		out[k] = v
+	}
+	return out, order, nil
 }

@@ -197,6 +197,7 @@ func (r *Reader) Next() (feature.Feature, error) {
 			return feature.Feature{}, fmt.Errorf("attribute %q of row %d: %w", c, f.Index, err)
 		}
 		f.Properties[c] = raw
+		f.Order = append(f.Order, c)
 	}
 	blob, _ := vals[r.geomCol].([]byte)
 	g, skip := decodeGeometry(blob)

@@ -1,0 +1,138 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// RedLineLayer is the layer new boundaries are checked against.
+const RedLineLayer = "eco_redlines"
+
+// RedLineCheck lists the features that overlap the ecological red lines.
+type RedLineCheck struct {
+	Checked bool   `json:"checked"`
+	Note    string `json:"note,omitempty"`
+	Against string `json:"against,omitempty"`
+	Version int    `json:"against_version,omitempty"`
+	// Approximate is true while the red lines are the provisional lake outlines.
+	Approximate    bool      `json:"redlines_approximate"`
+	FeaturesHit    int       `json:"features_overlapping"`
+	TotalOverlapM2 float64   `json:"total_overlap_m2"`
+	Overlaps       []Overlap `json:"overlaps"`
+}
+
+// Overlap is one feature's intrusion into the red lines. Areas are on the
+// WGS 84 ellipsoid (PostGIS geography), overlapping red lines counted once.
+type Overlap struct {
+	FeatureID int64   `json:"feature_id"`
+	Name      *string `json:"name"`
+	OverlapM2 float64 `json:"overlap_m2"`
+	AreaM2    float64 `json:"area_m2"`
+	Share     float64 `json:"share"`
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// checkRedLines compares the polygons of table with the current red lines.
+func checkRedLines(ctx context.Context, q querier, table, layer, kind string) (*RedLineCheck, error) {
+	c := &RedLineCheck{Against: RedLineLayer, Overlaps: []Overlap{}}
+	if layer == RedLineLayer || kind == "redline" {
+		c.Note = "this layer is a red-line layer itself"
+		return c, nil
+	}
+	var redTable string
+	err := q.QueryRow(ctx, "SELECT table_name, data_version FROM gusu_layers WHERE name = $1", RedLineLayer).Scan(&redTable, &c.Version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		c.Note = "there is no eco_redlines layer to check against"
+		return c, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var hasApprox bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'approximate' AND NOT attisdropped)`, ident(redTable)).Scan(&hasApprox); err != nil {
+		return nil, err
+	}
+	if hasApprox {
+		if err := q.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(bool_or(approximate), false) FROM %s`, ident(redTable))).Scan(&c.Approximate); err != nil {
+			return nil, err
+		}
+	}
+	if c.Approximate {
+		c.Note = "the red lines are provisional (lake outlines): upload the official red-line polygons to eco_redlines for a binding check"
+	}
+	nameExpr := "NULL::text"
+	for _, cand := range []string{"name", "name_zh", "名称", "mc", "title", "code"} {
+		var ok bool
+		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)`, ident(table), cand).Scan(&ok); err != nil {
+			return nil, err
+		}
+		if ok {
+			nameExpr = "u." + ident(cand) + "::text"
+			break
+		}
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(`
+		SELECT id, name, overlap, area FROM (
+		  SELECT u.id, %s AS name, ST_Area(ST_Intersection(u.geom, r.g)::geography) AS overlap, ST_Area(u.geom::geography) AS area
+		  FROM %s u
+		  CROSS JOIN LATERAL (SELECT ST_Union(r.geom) AS g FROM %s r WHERE ST_Intersects(u.geom, r.geom)) r
+		  WHERE r.g IS NOT NULL
+		) s WHERE overlap > 0 ORDER BY overlap DESC`, nameExpr, ident(table), ident(redTable)))
+	if err != nil {
+		return nil, fmt.Errorf("red-line check: %w", err)
+	}
+	var o Overlap
+	if _, err := pgx.ForEachRow(rows, []any{&o.FeatureID, &o.Name, &o.OverlapM2, &o.AreaM2}, func() error {
+		if o.AreaM2 > 0 {
+			o.Share = o.OverlapM2 / o.AreaM2
+		}
+		c.FeaturesHit++
+		c.TotalOverlapM2 += o.OverlapM2
+		if len(c.Overlaps) < maxListed {
+			c.Overlaps = append(c.Overlaps, o)
+		}
+		o = Overlap{}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("red-line check: %w", err)
+	}
+	c.Checked = true
+	return c, nil
+}
+
+// CheckVersion runs the red-line check for a layer's version (0: current).
+func CheckVersion(ctx context.Context, pool *pgxpool.Pool, layer string, version int) (*RedLineCheck, int, error) {
+	var table, kind, geomType string
+	var current int
+	err := pool.QueryRow(ctx, "SELECT table_name, kind, geometry_type, data_version FROM gusu_layers WHERE name = $1", layer).Scan(&table, &kind, &geomType, &current)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, &Error{Kind: NotFound, Msg: fmt.Sprintf("unknown layer %q", layer)}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if version == 0 {
+		version = current
+	} else if err := pool.QueryRow(ctx, "SELECT table_name FROM gusu_layer_versions WHERE layer = $1 AND version = $2", layer, version).Scan(&table); errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, &Error{Kind: NotFound, Msg: fmt.Sprintf("layer %q has no version %d", layer, version)}
+	} else if err != nil {
+		return nil, 0, err
+	}
+	var polygons bool
+	if err := pool.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(bool_or(GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')), false) FROM %s`, ident(table))).Scan(&polygons); err != nil {
+		return nil, 0, err
+	}
+	if !polygons {
+		return &RedLineCheck{Against: RedLineLayer, Overlaps: []Overlap{}, Note: "the red-line check applies to polygons; this version has none"}, version, nil
+	}
+	c, err := checkRedLines(ctx, pool, table, layer, kind)
+	return c, version, err
+}
