@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -21,7 +22,17 @@ import (
 	"github.com/gusu-gis/gusu/data/dbtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) {
+	// Re-executed as a child gusu (see startChild): run it and exit.
+	if args := os.Getenv("GUSU_TEST_CHILD_ARGS"); args != "" {
+		if err := run(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(dbtest.Main(m))
+}
 
 // syncBuffer collects a running gusu's JSON log lines.
 type syncBuffer struct {
