@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/database"
+	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/tiles/bench"
 )
 
@@ -18,8 +20,11 @@ import (
 // separate database (gusu_bench) so the synthetic layer never appears in the
 // planners' catalog; with --database-url it uses that database as given.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "upload" {
+		return cmdBenchUpload(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "tiles" {
-		return fmt.Errorf("%w: 'gusu bench' takes the subcommand 'tiles'", errUsage)
+		return fmt.Errorf("%w: 'gusu bench' takes the subcommand 'tiles' or 'upload'", errUsage)
 	}
 	keep := map[string]bool{"data-dir": true, "database-url": true, "log-format": true, "log-level": true}
 	fs := flag.NewFlagSet("bench tiles", flag.ContinueOnError)
@@ -31,27 +36,70 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	bdb, closeDB, err := benchDatabase(ctx, cfg, stderr, int32(*conc*2))
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	_, err = bench.Run(ctx, bench.Config{Pool: bdb.Pool, Parcels: *parcels, Concurrency: *conc, TilesPerZoom: *perZoom, Rounds: *rounds, Out: stdout})
+	return err
+}
+
+func cmdBenchUpload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	keep := map[string]bool{"data-dir": true, "database-url": true, "log-format": true, "log-level": true}
+	fs := flag.NewFlagSet("bench upload", flag.ContinueOnError)
+	n := fs.Int("features", 100000, "synthetic polygons in the uploaded GeoJSON")
+	cfg, _, err := parseConfigWith("bench upload", args, stderr, keep, fs)
+	if err != nil {
+		return err
+	}
+	bdb, closeDB, err := benchDatabase(ctx, cfg, stderr, 4)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	dir, err := os.MkdirTemp("", "gusu-bench-upload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	_, err = upload.Bench(ctx, bdb.Pool, *n, dir, stdout)
+	return err
+}
+
+// benchDatabase opens the database benchmarks work in: with the managed
+// cluster a database of their own (gusu_bench), so synthetic layers never
+// reach the planners' catalog; with --database-url that database.
+func benchDatabase(ctx context.Context, cfg *Config, stderr io.Writer, conns int32) (*database.DB, func(), error) {
 	log := cfg.logger(stderr)
 	url := cfg.DatabaseURL
+	var managed *database.DB
 	if url == "" {
 		// Start (or attach to) the managed cluster, then use a database of its own.
 		db, err := database.Open(ctx, database.Options{DataDir: cfg.DataDir, Durable: true, Logger: log})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer db.Close()
+		managed = db
 		if _, err := db.Pool.Exec(ctx, "CREATE DATABASE gusu_bench"); err != nil && !isDuplicateDatabase(err) {
-			return fmt.Errorf("create benchmark database: %w", err)
+			db.Close()
+			return nil, nil, fmt.Errorf("create benchmark database: %w", err)
 		}
 		url = db.Cluster.URL("gusu_bench")
 	}
-	bdb, err := database.Open(ctx, database.Options{URL: url, Bundle: data.Suzhou, Logger: log, MaxConns: int32(*conc * 2)})
+	bdb, err := database.Open(ctx, database.Options{URL: url, Bundle: data.Suzhou, Logger: log, MaxConns: conns})
 	if err != nil {
-		return err
+		if managed != nil {
+			managed.Close()
+		}
+		return nil, nil, err
 	}
-	defer bdb.Close()
-	_, err = bench.Run(ctx, bench.Config{Pool: bdb.Pool, Parcels: *parcels, Concurrency: *conc, TilesPerZoom: *perZoom, Rounds: *rounds, Out: stdout})
-	return err
+	return bdb, func() {
+		bdb.Close()
+		if managed != nil {
+			managed.Close()
+		}
+	}, nil
 }
 
 func isDuplicateDatabase(err error) bool {
