@@ -2,6 +2,7 @@
 // feature popups and a Chinese/English switch. Layers that appear in the
 // catalog later (uploads) are added without reloading.
 import { maplibregl, CJK_FONTS, PLAN_LAYERS, getJSON, popupHTML, genericLayers, escapeHTML } from './common.js';
+import { setupUpload } from './upload.js';
 
 const T = {
   zh: {
@@ -10,6 +11,12 @@ const T = {
     ecology: '生态空间', redlines: '生态保护红线（暂用湖泊）', rail: '轨道交通', highSpeed: '高速铁路', intercity: '城际铁路',
     conventional: '普速铁路', metro: '城市轨道（示意）', planned: '规划线路', stations: '站点', uploads: '上传图层',
     approximate: '近似', error: '出错：', lang: 'EN',
+    uploadTitle: '上传边界数据', token: '令牌', layer: '图层', newName: '新图层名称（英文）', newTitle: '标题',
+    file: '文件（GeoJSON、Shapefile 压缩包、GeoPackage）', crs: '坐标系', crsAuto: '自动识别', append: '追加（不替换现有要素）',
+    uploadButton: '上传', newLayer: '＋ 新建图层', networkError: '网络错误', uploadFailed: '上传失败：', reportTitle: '上传报告',
+    rVersion: '版本', rFormat: '格式', rCRS: '坐标系', rRead: '读取要素', rWritten: '写入要素', rRepaired: '修复', rSkipped: '跳过',
+    rDiff: '与上一版本比较', rArea: '总面积', rRepairedList: '已修复的要素：', rRedlines: '与生态保护红线重叠的要素',
+    history: '版本历史', current: '当前', restore: '恢复',
   },
   en: {
     title: 'Suzhou New Urbanization Plan', subtitle: '14th Five-Year Plan layers', loading: 'Loading…', ready: '{n} layers loaded',
@@ -17,6 +24,12 @@ const T = {
     ecology: 'Ecology', redlines: 'Ecological red lines (provisional: lakes)', rail: 'Rail transit', highSpeed: 'High-speed rail',
     intercity: 'Intercity rail', conventional: 'Conventional rail', metro: 'Metro (schematic)', planned: 'Planned lines',
     stations: 'Stations', uploads: 'Uploaded layers', approximate: 'approximate', error: 'Error: ', lang: '中文',
+    uploadTitle: 'Upload boundaries', token: 'Token', layer: 'Layer', newName: 'New layer name (a-z, 0-9, _)', newTitle: 'Title',
+    file: 'File (GeoJSON, zipped Shapefile, GeoPackage)', crs: 'Coordinate system', crsAuto: 'Detect', append: 'Append (keep current features)',
+    uploadButton: 'Upload', newLayer: '+ New layer', networkError: 'network error', uploadFailed: 'Upload failed:', reportTitle: 'Upload report',
+    rVersion: 'Version', rFormat: 'Format', rCRS: 'Coordinate system', rRead: 'Features read', rWritten: 'Features written', rRepaired: 'Repaired',
+    rSkipped: 'Skipped', rDiff: 'Against the previous version', rArea: 'Total area', rRepairedList: 'Repaired features:',
+    rRedlines: 'Features overlapping the ecological red lines', history: 'Version history', current: 'current', restore: 'Restore',
   },
 };
 
@@ -165,7 +178,8 @@ function renderPanel() {
 async function syncCatalog() {
   let cat;
   try {
-    cat = await getJSON('/api/layers');
+    const tok = sessionStorage.getItem('gusu.token');
+    cat = await getJSON('/api/layers', tok ? { headers: { Authorization: `Bearer ${tok}` } } : undefined);
   } catch (err) {
     setStatus(t('error') + err.message, true);
     return;
@@ -175,7 +189,8 @@ async function syncCatalog() {
     if (PLAN_LAYERS.includes(l.name) || l.kind === 'synthetic' || state.extra.has(l.name)) continue;
     const src = 'extra-' + l.name;
     if (!map.getSource(src)) map.addSource(src, { type: 'vector', url: `/tiles/${encodeURIComponent(l.name)}.json` });
-    for (const sl of genericLayers(l.name, src, l.geometry_type)) if (!map.getLayer(sl.id)) map.addLayer(sl, 'town_system-label-units');
+    // Uploads draw above the town system, beneath red lines, rail and labels.
+    for (const sl of genericLayers(l.name, src, l.geometry_type)) if (!map.getLayer(sl.id)) map.addLayer(sl, 'eco_redlines-fill');
     state.extra.set(l.name, { title: l.title, visible: true, geometryType: l.geometry_type });
     changed = true;
   }
@@ -211,6 +226,7 @@ map.on('load', async () => {
   applyFilters();
   renderPanel();
   await syncCatalog();
+  setupUpload({ map, t, onCatalogChange: syncCatalog });
   setInterval(syncCatalog, 30000);
   window.addEventListener('focus', syncCatalog);
 });

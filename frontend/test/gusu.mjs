@@ -1,6 +1,6 @@
 // Test helpers: a real gusu (its own PostGIS under a temp data dir) and a
 // real Chromium (Debian's, driven by playwright-core).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -33,6 +33,12 @@ export async function startGusu(extraArgs = []) {
   return {
     url,
     log: () => log,
+    // createToken runs `gusu token create` against this server's cluster.
+    createToken(name, role) {
+      const r = spawnSync(bin, ['token', 'create', '--name', name, '--role', role, '--data-dir', join(dir, 'var')], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error('gusu token create failed: ' + r.stderr);
+      return r.stdout.trim();
+    },
     async stop() {
       proc.removeAllListeners('exit');
       const exited = new Promise((r) => proc.on('exit', r));
