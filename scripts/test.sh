@@ -15,6 +15,12 @@ ensure_browser
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
 
+# A short run of each fuzz target over the upload parsers; a crash found
+# here is saved under testdata/fuzz and fails the run.
+for target in geo/shp:FuzzShapefile geo/geojsonstream:FuzzReader data/upload:FuzzZippedShapefile; do
+	go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime="${GUSU_FUZZTIME:-15s}" "./${target%%:*}"
+done
+
 (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
 go build -o bin/gusu ./cmd/gusu
 GUSU_BIN="$PWD/bin/gusu" GUSU_ARTIFACTS="$PWD/.artifacts/browser" \

@@ -37,8 +37,15 @@ var (
 	counter  atomic.Int64
 )
 
-// Main starts the cluster, runs the tests and removes everything.
+// Main starts the cluster, runs the tests and removes everything. When
+// fuzzing (the coordinator and each worker process run TestMain) no
+// cluster is started: fuzz targets do not use the database.
 func Main(m *testing.M) int {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzz") {
+			return m.Run()
+		}
+	}
 	dir, err := TempDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dbtest:", err)
