@@ -27,6 +27,7 @@ const (
 	RedLinesFile     = "eco_redlines.geojson"
 	RailLinesFile    = "rail_lines.geojson"
 	RailStationsFile = "rail_stations.geojson"
+	WaterFile        = "water_bodies.geojson"
 	MissingFile      = "MISSING.md"
 )
 
@@ -44,6 +45,8 @@ type Dataset struct {
 	RedLines     *geojson.FeatureCollection
 	RailLines    *geojson.FeatureCollection
 	RailStations *geojson.FeatureCollection
+	// Water is impassable for the accessibility model (lakes); not a tile layer.
+	Water *geojson.FeatureCollection
 	// Missing lists what the sources lack, for MISSING.md.
 	Missing []string
 }
@@ -62,6 +65,10 @@ func Build(opts Options) (*Dataset, error) {
 	redlines, err := buildRedLines(opts.Raw, region)
 	if err != nil {
 		return nil, fmt.Errorf("red lines: %w", err)
+	}
+	water, err := buildWater(opts.Raw, region)
+	if err != nil {
+		return nil, fmt.Errorf("water: %w", err)
 	}
 	lines, err := buildRailLines(opts.Raw, region)
 	if err != nil {
@@ -83,6 +90,7 @@ func Build(opts Options) (*Dataset, error) {
 		RedLines:     redlines,
 		RailLines:    lines,
 		RailStations: stations,
+		Water:        water,
 		Missing:      missingTowns,
 	}, nil
 }
@@ -109,7 +117,7 @@ func (d *Dataset) Files() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for name, fc := range map[string]*geojson.FeatureCollection{
 		TownSystemFile: d.TownSystem, RedLinesFile: d.RedLines,
-		RailLinesFile: d.RailLines, RailStationsFile: d.RailStations,
+		RailLinesFile: d.RailLines, RailStationsFile: d.RailStations, WaterFile: d.Water,
 	} {
 		b, err := encodeCollection(fc)
 		if err != nil {

@@ -41,3 +41,26 @@ func buildRedLines(raw string, region orb.Bound) (*geojson.FeatureCollection, er
 	sortFeatures(fc, func(f *geojson.Feature) string { return fmt.Sprint(f.Properties["name"]) })
 	return fc, nil
 }
+
+// buildWater takes every GSHHG lake that reaches the region as water the
+// accessibility model cannot cross. The Yangtze needs no polygon: it lies
+// outside the city's land, which is all the model walks on.
+func buildWater(raw string, region orb.Bound) (*geojson.FeatureCollection, error) {
+	var lakes geojson.FeatureCollection
+	path := filepath.Join(raw, "gshhg-2.3.7/lakes_gshhg_f.geojson")
+	if err := readJSON(path, &lakes); err != nil {
+		return nil, err
+	}
+	fc := geojson.NewFeatureCollection()
+	for _, f := range lakes.Features {
+		if !region.Intersects(f.Geometry.Bound()) {
+			continue
+		}
+		nf := geojson.NewFeature(f.Geometry)
+		nf.Properties = geojson.Properties{"name": f.Properties["name_zh"], "name_en": f.Properties["name_en"], "kind": "lake",
+			"source": "GSHHG 2.3.7 full-resolution lake outline (WDBII)"}
+		fc.Append(nf)
+	}
+	sortFeatures(fc, func(f *geojson.Feature) string { return fmt.Sprint(f.Properties["name_en"], f.Geometry.Bound().Min) })
+	return fc, nil
+}

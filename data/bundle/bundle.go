@@ -33,7 +33,11 @@ var loads = []layerLoad{
 	{"suzhou/eco_redlines.geojson", "eco_redlines", "ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3))"},
 	{"suzhou/rail_lines.geojson", "rail_lines", "ST_Multi(g)"},
 	{"suzhou/rail_stations.geojson", "rail_stations", "g"},
+	{"suzhou/water_bodies.geojson", "water_bodies", "ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3))"},
 }
+
+// firstBundle are the tables the original, single "bundle" marker covers.
+var firstBundle = map[string]bool{"town_system": true, "eco_redlines": true, "rail_lines": true, "rail_stations": true}
 
 // Result reports what Load did.
 type Result struct {
@@ -61,20 +65,47 @@ func Load(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) (Result, error) {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", loadLockKey); err != nil {
 			return err
 		}
-		var existing string
-		err := tx.QueryRow(ctx, "SELECT value FROM gusu_meta WHERE key = 'bundle'").Scan(&existing)
-		if err == nil {
-			return nil
+		// One marker per table: a table added to the bundle later is loaded
+		// into databases that had the earlier bundle, and a table GIS staff
+		// emptied on purpose is not refilled.
+		done := map[string]bool{}
+		rows, err := tx.Query(ctx, "SELECT key FROM gusu_meta WHERE key = 'bundle' OR key LIKE 'bundle:%'")
+		if err != nil {
+			return fmt.Errorf("read bundle markers: %w", err)
 		}
-		if err != pgx.ErrNoRows {
-			return fmt.Errorf("read bundle marker: %w", err)
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("read bundle markers: %w", err)
 		}
+		for _, k := range keys {
+			if k == "bundle" {
+				for t := range firstBundle {
+					done[t] = true
+				}
+			}
+			done[strings.TrimPrefix(k, "bundle:")] = true
+		}
+		loadedRedLines := false
 		for _, l := range loads {
+			if done[l.table] {
+				continue
+			}
 			n, err := loadLayer(ctx, tx, l, contents[l.file])
 			if err != nil {
 				return fmt.Errorf("load %s: %w", l.table, err)
 			}
 			res.Rows[l.table] = n
+			if _, err := tx.Exec(ctx, "INSERT INTO gusu_meta (key, value) VALUES ($1, $2)", "bundle:"+l.table, res.Hash); err != nil {
+				return fmt.Errorf("record bundle marker: %w", err)
+			}
+			loadedRedLines = loadedRedLines || l.table == "eco_redlines"
+		}
+		if len(res.Rows) == 0 {
+			return nil
+		}
+		res.Loaded = true
+		if !loadedRedLines {
+			return nil
 		}
 		// Lakes extend beyond Suzhou (Taihu into Wuxi and Huzhou, Dianshan
 		// into Shanghai): keep only the part inside the city.
@@ -86,10 +117,6 @@ func Load(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) (Result, error) {
 			 WHERE NOT ST_Within(r.geom, city.g)`); err != nil {
 			return fmt.Errorf("clip red lines to the city: %w", err)
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO gusu_meta (key, value) VALUES ('bundle', $1)", res.Hash); err != nil {
-			return fmt.Errorf("record bundle marker: %w", err)
-		}
-		res.Loaded = true
 		return nil
 	})
 	if err != nil {

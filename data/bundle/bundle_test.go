@@ -52,9 +52,10 @@ func TestLoadsSuzhouLayers(t *testing.T) {
 		"no invalid geometry":                   {"SELECT (SELECT count(*) FROM town_system WHERE NOT ST_IsValid(geom)) + (SELECT count(*) FROM eco_redlines WHERE NOT ST_IsValid(geom)) + (SELECT count(*) FROM rail_lines WHERE NOT ST_IsValid(geom))", 0, 0},
 		"all SRID 4326 and 2D":                  {"SELECT count(*) FROM (SELECT geom FROM town_system UNION ALL SELECT geom FROM eco_redlines UNION ALL SELECT geom FROM rail_lines UNION ALL SELECT geom FROM rail_stations) g WHERE ST_SRID(geom) <> 4326 OR ST_NDims(geom) <> 2", 0, 0},
 		// Towns and stations must lie in the region: inside the city (towns) or close to it.
-		"towns inside their parent":      {"SELECT count(*) FROM town_system t JOIN town_system p ON p.code = t.parent WHERE NOT ST_Intersects(t.geom, p.geom)", 0, 0},
-		"red lines inside the city":      {"SELECT count(*) FROM eco_redlines r WHERE NOT ST_CoveredBy(r.geom, (SELECT ST_Buffer(ST_Union(geom), 0.0001) FROM town_system WHERE level <> 'town'))", 0, 0},
-		"stations inside the region box": {"SELECT count(*) FROM rail_stations WHERE NOT ST_Intersects(geom, ST_MakeEnvelope(119.8, 30.7, 121.5, 32.1, 4326))", 0, 0},
+		"towns inside their parent":                {"SELECT count(*) FROM town_system t JOIN town_system p ON p.code = t.parent WHERE NOT ST_Intersects(t.geom, p.geom)", 0, 0},
+		"red lines inside the city":                {"SELECT count(*) FROM eco_redlines r WHERE NOT ST_CoveredBy(r.geom, (SELECT ST_Buffer(ST_Union(geom), 0.0001) FROM town_system WHERE level <> 'town'))", 0, 0},
+		"water bodies for the accessibility model": {"SELECT count(*) FROM water_bodies WHERE name IN ('太湖', '阳澄湖', '淀山湖')", 3, 3},
+		"stations inside the region box":           {"SELECT count(*) FROM rail_stations WHERE NOT ST_Intersects(geom, ST_MakeEnvelope(119.8, 30.7, 121.5, 32.1, 4326))", 0, 0},
 	}
 	for name, c := range checks {
 		t.Run(name, func(t *testing.T) {
@@ -83,5 +84,36 @@ func TestLoadsSuzhouLayers(t *testing.T) {
 	}
 	if n := count("SELECT count(*) FROM town_system"); n != int(res.Rows["town_system"]) {
 		t.Fatalf("after second load town_system has %d rows, want %d", n, res.Rows["town_system"])
+	}
+}
+
+// A table added to the bundle later reaches databases loaded before it,
+// without reloading (or duplicating) the others.
+func TestLaterBundleTablesLoadIntoOldDatabases(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t, dbtest.NewDatabase(t, false))
+	if _, err := migrate.Up(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bundle.Load(ctx, pool, data.Suzhou); err != nil {
+		t.Fatal(err)
+	}
+	// Make it look like a database from before water_bodies was bundled.
+	for _, sql := range []string{"DELETE FROM water_bodies", "DELETE FROM gusu_meta WHERE key LIKE 'bundle:%'", "INSERT INTO gusu_meta VALUES ('bundle', 'old')"} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := bundle.Load(ctx, pool, data.Suzhou)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 1 || res.Rows["water_bodies"] == 0 {
+		t.Fatalf("loaded %v, want only water_bodies", res.Rows)
+	}
+	var towns int
+	pool.QueryRow(ctx, "SELECT count(*) FROM town_system").Scan(&towns)
+	if towns != 82 {
+		t.Fatalf("town_system has %d rows after the second load", towns)
 	}
 }
