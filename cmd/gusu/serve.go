@@ -16,11 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gusu-gis/gusu/data"
+	"github.com/gusu-gis/gusu/data/access"
 	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/database"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/frontend"
+	"github.com/gusu-gis/gusu/geo/isochrone"
 	"github.com/gusu-gis/gusu/tiles"
 )
 
@@ -57,6 +59,7 @@ type server struct {
 	registry *layers.Registry
 	gen      *tiles.Generalizer
 	tiles    *tiles.Server
+	access   *access.Service
 	handler  http.Handler
 }
 
@@ -80,6 +83,8 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	up.Routes(r)
 	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics, Auth: authn}
 	th.Routes(r)
+	s.access = access.NewService(db.Pool, s.registry, log, isochrone.DefaultParams())
+	s.access.Routes(r, log)
 	(&frontend.Handler{Dir: cfg.FrontendDir}).Routes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
@@ -116,6 +121,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 	defer cancel()
 	go s.registry.Listen(ctx)
 	go s.gen.Run(ctx)
+	go s.access.Run(ctx)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,

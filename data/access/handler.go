@@ -1,0 +1,480 @@
+package access
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+
+	"github.com/gusu-gis/gusu/data/httpapi"
+	"github.com/gusu-gis/gusu/geo/isochrone"
+)
+
+// Query is a parsed isochrone request.
+type Query struct {
+	Origins []orb.Point
+	From    []string // what the origins were named as, for the response
+	Mode    isochrone.Mode
+	Minutes []float64
+	Planned bool
+}
+
+func bad(format string, args ...any) error {
+	return httpapi.BadRequest(fmt.Sprintf(format, args...), nil)
+}
+
+// Routes registers the service's routes on r.
+func (s *Service) Routes(r *mux.Router, log *slog.Logger) {
+	r.Handle("/api/isochrones", httpapi.Handler(log, s.isochronesGET)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/isochrones", httpapi.Handler(log, s.isochronesPOST)).Methods(http.MethodPost)
+	r.Handle("/isochrone/v1/{profile}/{coords}", httpapi.Handler(log, s.mapbox)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/accessibility/towns", httpapi.Handler(log, s.towns)).Methods(http.MethodGet, http.MethodHead)
+}
+
+func (s *Service) parseMinutes(v string) ([]float64, error) {
+	if v == "" {
+		return []float64{15, 30, 45}, nil
+	}
+	var out []float64
+	for _, p := range strings.Split(v, ",") {
+		m, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(m) || m <= 0 {
+			return nil, bad("minutes must be positive numbers separated by commas, got %q", p)
+		}
+		if m > s.params.MaxMinutes {
+			return nil, bad("a band of %g minutes is over the maximum of %g", m, s.params.MaxMinutes)
+		}
+		out = append(out, m)
+	}
+	if len(out) > 10 {
+		return nil, bad("at most 10 bands, got %d", len(out))
+	}
+	return out, nil
+}
+
+func parseMode(v string) (isochrone.Mode, error) {
+	if v == "" {
+		return isochrone.Transit, nil
+	}
+	for _, m := range isochrone.Modes {
+		if string(m) == v {
+			return m, nil
+		}
+	}
+	return "", bad("unknown mode %q; known: walk, bike, drive, transit", v)
+}
+
+func parseScenario(v string) (bool, error) {
+	switch v {
+	case "", "existing":
+		return false, nil
+	case "planned":
+		return true, nil
+	}
+	return false, bad("scenario must be existing or planned, not %q", v)
+}
+
+func parseLonLat(lon, lat string) (orb.Point, error) {
+	x, err1 := strconv.ParseFloat(lon, 64)
+	y, err2 := strconv.ParseFloat(lat, 64)
+	if err1 != nil || err2 != nil || math.IsNaN(x) || math.IsNaN(y) || x < -180 || x > 180 || y < -90 || y > 90 {
+		return orb.Point{}, bad("lon=%q lat=%q is not a longitude/latitude pair", lon, lat)
+	}
+	return orb.Point{x, y}, nil
+}
+
+// resolve turns "town:<code>" or "station:<id or name>" into a point.
+func (b *built) resolve(from string) (orb.Point, error) {
+	kind, key, ok := strings.Cut(from, ":")
+	switch {
+	case ok && kind == "town":
+		for _, u := range b.units {
+			if u.Code == key || (u.Code == "" && u.Name == key) {
+				return u.At, nil
+			}
+		}
+		return orb.Point{}, &httpapi.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("no town-system unit with code %q", key)}
+	case ok && kind == "station":
+		if i, ok := b.stations[key]; ok {
+			return b.net.Stations()[i].At, nil
+		}
+		for _, st := range b.net.Stations() {
+			if st.Name == key {
+				return st.At, nil
+			}
+		}
+		return orb.Point{}, &httpapi.Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("no station with id or name %q", key)}
+	}
+	return orb.Point{}, bad("from must be town:<code> or station:<id>, got %q", from)
+}
+
+func (s *Service) parseGET(r *http.Request, b *built) (Query, error) {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "lon", "lat", "from", "minutes", "mode", "scenario", "token":
+		default:
+			return Query{}, bad("unknown parameter %q; known: lon, lat, from, minutes, mode, scenario", k)
+		}
+	}
+	var out Query
+	var err error
+	if out.Minutes, err = s.parseMinutes(q.Get("minutes")); err != nil {
+		return out, err
+	}
+	if out.Mode, err = parseMode(q.Get("mode")); err != nil {
+		return out, err
+	}
+	if out.Planned, err = parseScenario(q.Get("scenario")); err != nil {
+		return out, err
+	}
+	switch {
+	case q.Has("from"):
+		for _, f := range strings.Split(q.Get("from"), ",") {
+			p, err := b.resolve(strings.TrimSpace(f))
+			if err != nil {
+				return out, err
+			}
+			out.Origins, out.From = append(out.Origins, p), append(out.From, f)
+		}
+	case q.Has("lon") || q.Has("lat"):
+		p, err := parseLonLat(q.Get("lon"), q.Get("lat"))
+		if err != nil {
+			return out, err
+		}
+		out.Origins, out.From = []orb.Point{p}, []string{fmt.Sprintf("%g,%g", p[0], p[1])}
+	default:
+		return out, bad("give an origin: lon=&lat=, or from=town:<code> or from=station:<id>")
+	}
+	return out, nil
+}
+
+// postBody is POST /api/isochrones: several origins and options.
+type postBody struct {
+	Origins  [][]float64 `json:"origins"`
+	From     []string    `json:"from"`
+	Minutes  []float64   `json:"minutes"`
+	Mode     string      `json:"mode"`
+	Scenario string      `json:"scenario"`
+}
+
+func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
+	var body postBody
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return Query{}, bad("the body must be JSON {origins: [[lon, lat], ...], from: [\"town:<code>\"], minutes: [15, 30, 45], mode, scenario}: %v", err)
+	}
+	var out Query
+	var err error
+	mins := make([]string, len(body.Minutes))
+	for i, m := range body.Minutes {
+		mins[i] = strconv.FormatFloat(m, 'f', -1, 64)
+	}
+	if out.Minutes, err = s.parseMinutes(strings.Join(mins, ",")); err != nil {
+		return out, err
+	}
+	if out.Mode, err = parseMode(body.Mode); err != nil {
+		return out, err
+	}
+	if out.Planned, err = parseScenario(body.Scenario); err != nil {
+		return out, err
+	}
+	for _, o := range body.Origins {
+		if len(o) != 2 {
+			return out, bad("each origin is [lon, lat], got %v", o)
+		}
+		p, err := parseLonLat(strconv.FormatFloat(o[0], 'f', -1, 64), strconv.FormatFloat(o[1], 'f', -1, 64))
+		if err != nil {
+			return out, err
+		}
+		out.Origins, out.From = append(out.Origins, p), append(out.From, fmt.Sprintf("%g,%g", p[0], p[1]))
+	}
+	for _, f := range body.From {
+		p, err := b.resolve(f)
+		if err != nil {
+			return out, err
+		}
+		out.Origins, out.From = append(out.Origins, p), append(out.From, f)
+	}
+	if len(out.Origins) == 0 {
+		return out, bad("no origin: give origins or from")
+	}
+	if len(out.Origins) > 100 {
+		return out, bad("at most 100 origins, got %d", len(out.Origins))
+	}
+	return out, nil
+}
+
+func (s *Service) network(r *http.Request) (*built, error) {
+	b, err := s.current()
+	if errors.Is(err, ErrNotReady) {
+		return nil, &httpapi.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	return b, err
+}
+
+// Reached is a town-system unit within a band.
+type Reached struct {
+	Code    string  `json:"code,omitempty"`
+	Name    string  `json:"name"`
+	NameEn  string  `json:"name_en,omitempty"`
+	Level   string  `json:"level"`
+	Minutes float64 `json:"minutes"`
+}
+
+func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error) {
+	start := time.Now()
+	res, err := b.net.Isochrones(isochrone.Request{Origins: q.Origins, Mode: q.Mode, Minutes: q.Minutes, Planned: q.Planned})
+	var oe *isochrone.OriginError
+	if errors.As(err, &oe) {
+		return nil, bad("%s", oe.Msg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer res.Times.Release()
+	fc := geojson.NewFeatureCollection()
+	for _, band := range res.Bands {
+		f := geojson.NewFeature(band.Geometry)
+		var reached []Reached
+		var pop int64
+		for _, u := range b.units {
+			if t := res.Times.At(u.At); t <= band.Minutes*60 {
+				reached = append(reached, Reached{Code: u.Code, Name: u.Name, NameEn: u.NameEn, Level: u.Level, Minutes: round1(t / 60)})
+				if u.Population != nil {
+					pop += *u.Population
+				}
+			}
+		}
+		sort.Slice(reached, func(i, j int) bool { return reached[i].Minutes < reached[j].Minutes })
+		if reached == nil {
+			reached = []Reached{}
+		}
+		f.Properties = geojson.Properties{"minutes": band.Minutes, "mode": q.Mode, "area_km2": math.Round(band.AreaKm2*100) / 100,
+			"towns_reached": reached, "population_reached": pop,
+			"population_note": "sum of the populations the data gives (county-level cities and a few towns only)"}
+		fc.Append(f)
+	}
+	fc.ExtraMembers = geojson.Properties{"metadata": s.metadata(b, q, time.Since(start))}
+	return fc, nil
+}
+
+func (s *Service) metadata(b *built, q Query, took time.Duration) map[string]any {
+	scenario := "existing"
+	if q.Planned {
+		scenario = "planned"
+	}
+	return map[string]any{
+		"network": ModelOffNetwork,
+		"note": "No road network is loaded (no open Suzhou road network is available): travel between any two points on land is estimated " +
+			"at the mode's speed divided by the detour factor, lakes and the Yangtze impassable, plus the rail network.",
+		"parameters": s.params, "scenario": scenario, "origins": q.From, "mode": q.Mode,
+		"compute_ms":       math.Round(float64(took.Microseconds())/100) / 10,
+		"network_built_at": b.builtAt, "layer_versions": b.versions,
+	}
+}
+
+func (s *Service) isochronesGET(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.network(r)
+	if err != nil {
+		return err
+	}
+	q, err := s.parseGET(r, b)
+	if err != nil {
+		return err
+	}
+	return s.respond(w, b, q)
+}
+
+func (s *Service) isochronesPOST(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.network(r)
+	if err != nil {
+		return err
+	}
+	q, err := s.parsePOST(r, b)
+	if err != nil {
+		return err
+	}
+	return s.respond(w, b, q)
+}
+
+func (s *Service) respond(w http.ResponseWriter, b *built, q Query) error {
+	fc, err := s.compute(b, q)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	return json.NewEncoder(w).Encode(fc)
+}
+
+// mapboxProfiles maps the Mapbox Isochrone API's profiles to modes.
+var mapboxProfiles = map[string]isochrone.Mode{"walking": isochrone.Walk, "cycling": isochrone.Bike, "driving": isochrone.Drive, "transit": isochrone.Transit,
+	"mapbox/walking": isochrone.Walk, "mapbox/cycling": isochrone.Bike, "mapbox/driving": isochrone.Drive}
+
+// mapbox answers in the shape of the Mapbox Isochrone API, so clients
+// written for it work unchanged: contour, color, opacity and the fill
+// properties, features from the largest contour down.
+func (s *Service) mapbox(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.network(r)
+	if err != nil {
+		return err
+	}
+	v := mux.Vars(r)
+	mode, ok := mapboxProfiles[v["profile"]]
+	if !ok {
+		return bad("unknown profile %q; known: walking, cycling, driving, transit", v["profile"])
+	}
+	lon, lat, ok := strings.Cut(v["coords"], ",")
+	if !ok {
+		return bad("coordinates must be {lon},{lat}")
+	}
+	p, err := parseLonLat(lon, lat)
+	if err != nil {
+		return err
+	}
+	qs := r.URL.Query()
+	mins, err := s.parseMinutes(qs.Get("contours_minutes"))
+	if err != nil {
+		return err
+	}
+	if len(mins) > 4 {
+		return bad("at most 4 contours")
+	}
+	colors := strings.Split(qs.Get("contours_colors"), ",")
+	polygons := qs.Get("polygons") == "true"
+	fc, err := s.compute(b, Query{Origins: []orb.Point{p}, From: []string{v["coords"]}, Mode: mode, Minutes: mins})
+	if err != nil {
+		return err
+	}
+	defaults := []string{"bf4040", "bf8040", "bfbf40", "40bf40"}
+	for i, f := range fc.Features {
+		color := defaults[i%len(defaults)]
+		if i < len(colors) && colors[len(fc.Features)-1-i] != "" {
+			color = colors[len(fc.Features)-1-i]
+		}
+		props := geojson.Properties{"contour": f.Properties["minutes"], "metric": "time", "color": "#" + color, "opacity": 0.33}
+		if polygons {
+			props["fill"], props["fill-opacity"], props["fillColor"], props["fillOpacity"] = "#"+color, 0.33, "#"+color, 0.33
+		} else {
+			f.Geometry = outline(f.Geometry)
+		}
+		f.Properties = props
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(fc)
+}
+
+// outline is the Mapbox "polygons=false" form: the outer ring of the
+// largest part, as a line.
+func outline(g orb.Geometry) orb.Geometry {
+	mp, _ := g.(orb.MultiPolygon)
+	var best orb.Ring
+	for _, p := range mp {
+		if len(p) > 0 && len(p[0]) > len(best) {
+			best = p[0]
+		}
+	}
+	return orb.LineString(best)
+}
+
+// UnitTime is a town-system unit's travel time from the origin.
+type UnitTime struct {
+	Code    string   `json:"code,omitempty"`
+	Name    string   `json:"name"`
+	NameEn  string   `json:"name_en,omitempty"`
+	Level   string   `json:"level"`
+	Parent  string   `json:"parent,omitempty"`
+	Minutes *float64 `json:"minutes"`
+	Band    *float64 `json:"band"`
+}
+
+// Towns computes every unit's travel time and band.
+func (s *Service) Towns(q Query) ([]UnitTime, map[string]any, error) {
+	b, err := s.current()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.townsWith(b, q)
+}
+
+func (s *Service) townsWith(b *built, q Query) ([]UnitTime, map[string]any, error) {
+	start := time.Now()
+	mins := append([]float64(nil), q.Minutes...)
+	sort.Float64s(mins)
+	times, err := b.net.Run(q.Origins, q.Mode, mins[len(mins)-1], q.Planned)
+	var oe *isochrone.OriginError
+	if errors.As(err, &oe) {
+		return nil, nil, bad("%s", oe.Msg)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	defer times.Release()
+	out := make([]UnitTime, 0, len(b.units))
+	for _, u := range b.units {
+		ut := UnitTime{Code: u.Code, Name: u.Name, NameEn: u.NameEn, Level: u.Level, Parent: u.Parent}
+		if t := times.At(u.At); !math.IsInf(t, 1) {
+			m := round1(t / 60)
+			ut.Minutes = &m
+			for _, band := range mins {
+				if t <= band*60 {
+					bb := band
+					ut.Band = &bb
+					break
+				}
+			}
+		}
+		out = append(out, ut)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, c := out[i].Minutes, out[j].Minutes
+		switch {
+		case a == nil:
+			return false
+		case c == nil:
+			return true
+		}
+		return *a < *c
+	})
+	return out, s.metadata(b, q, time.Since(start)), nil
+}
+
+func (s *Service) towns(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.network(r)
+	if err != nil {
+		return err
+	}
+	q, err := s.parseGET(r, b)
+	if err != nil {
+		return err
+	}
+	units, meta, err := s.townsWith(b, q)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"origins": q.From, "mode": q.Mode, "bands": q.Minutes, "units": units, "metadata": meta})
+	return nil
+}
+
+// Resolve exposes origin lookup for the CLI.
+func (s *Service) Resolve(from string) (orb.Point, error) {
+	b, err := s.current()
+	if err != nil {
+		return orb.Point{}, err
+	}
+	return b.resolve(from)
+}
