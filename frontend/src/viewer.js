@@ -3,6 +3,7 @@
 // catalog later (uploads) are added without reloading.
 import { maplibregl, CJK_FONTS, PLAN_LAYERS, getJSON, popupHTML, genericLayers, escapeHTML } from './common.js';
 import { setupUpload } from './upload.js';
+import { setupIsochrones } from './isochrones.js';
 
 const T = {
   zh: {
@@ -17,6 +18,10 @@ const T = {
     rVersion: '版本', rFormat: '格式', rCRS: '坐标系', rRead: '读取要素', rWritten: '写入要素', rRepaired: '修复', rSkipped: '跳过',
     rDiff: '与上一版本比较', rArea: '总面积', rRepairedList: '已修复的要素：', rRedlines: '与生态保护红线重叠的要素',
     history: '版本历史', current: '当前', restore: '恢复',
+    isoTitle: '可达性分析（等时圈）', isoOrigin: '起点', isoClick: '在地图上点击选择', isoMode: '方式', mTransit: '公共交通（步行＋轨道）',
+    mWalk: '步行', mBike: '自行车', mDrive: '驾车', isoBands: '时间（分钟）', isoPlanned: '包含规划线路', isoRun: '计算',
+    isoPickedAt: '起点：', isoNeedOrigin: '请在地图上点击或选择起点。', isoModel: '网络模型', minWord: '分钟', unitsReached: '个城镇单元可达',
+    download: '下载 GeoJSON', townWord: '镇/街道', unitWord: '区/市', stationWord: '站',
   },
   en: {
     title: 'Suzhou New Urbanization Plan', subtitle: '14th Five-Year Plan layers', loading: 'Loading…', ready: '{n} layers loaded',
@@ -30,6 +35,10 @@ const T = {
     rVersion: 'Version', rFormat: 'Format', rCRS: 'Coordinate system', rRead: 'Features read', rWritten: 'Features written', rRepaired: 'Repaired',
     rSkipped: 'Skipped', rDiff: 'Against the previous version', rArea: 'Total area', rRepairedList: 'Repaired features:',
     rRedlines: 'Features overlapping the ecological red lines', history: 'Version history', current: 'current', restore: 'Restore',
+    isoTitle: 'Accessibility (isochrones)', isoOrigin: 'Origin', isoClick: 'Click the map', isoMode: 'Mode', mTransit: 'Transit (walk + rail)',
+    mWalk: 'Walk', mBike: 'Bike', mDrive: 'Drive', isoBands: 'Minutes', isoPlanned: 'Include planned lines', isoRun: 'Compute',
+    isoPickedAt: 'Origin:', isoNeedOrigin: 'Click the map or choose an origin.', isoModel: 'Network model', minWord: 'min', unitsReached: 'town-system units reached',
+    download: 'Download GeoJSON', townWord: 'town', unitWord: 'district/city', stationWord: ' station',
   },
 };
 
@@ -201,6 +210,7 @@ async function syncCatalog() {
 const popup = new maplibregl.Popup({ maxWidth: '320px' });
 let lastFeature = null;
 map.on('click', (e) => {
+  if (map.getCanvas().style.cursor === 'crosshair') return; // picking an isochrone origin
   const features = map.queryRenderedFeatures(e.point).filter((f) => f.source === 'gusu' || String(f.source).startsWith('extra-'));
   if (!features.length) { popup.remove(); return; }
   // Points and lines over polygons: the most specific feature first.
@@ -227,6 +237,7 @@ map.on('load', async () => {
   renderPanel();
   await syncCatalog();
   setupUpload({ map, t, onCatalogChange: syncCatalog });
+  setupIsochrones({ map, t });
   setInterval(syncCatalog, 30000);
   window.addEventListener('focus', syncCatalog);
 });

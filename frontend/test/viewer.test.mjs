@@ -142,3 +142,29 @@ test('the style loads in a plain MapLibre map on another page', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the isochrone tool draws three bands from a station, lists the towns and offers the GeoJSON', async () => {
+  const { page, errors } = await openViewer('#9/31.35/120.75');
+  await page.locator('#iso summary').click();
+  await page.locator('#iso-origin option[value="station:苏州"]').waitFor({ state: 'attached', timeout: 20000 });
+  await page.locator('#iso-origin').selectOption('station:苏州');
+  await page.locator('#iso-submit').click();
+  await page.locator('#iso-download').waitFor({ timeout: 30000 });
+  await waitForMap(page);
+  const bands = await page.evaluate(() => window.gusuMap.getSource('isochrones').serialize().data.features.map((f) => f.properties.minutes));
+  assert.deepEqual(bands, [45, 30, 15]);
+  const drawn = await page.evaluate(() => window.gusuMap.queryRenderedFeatures({ layers: ['isochrones-fill'] }).length);
+  assert.ok(drawn > 0, 'no band is drawn');
+  const report = await page.locator('#iso-report').innerText();
+  assert.match(report, /off-network estimate/);
+  assert.match(report, /姑苏区/);
+  assert.match(await page.locator('#iso-legend').innerText(), /≤ 15/);
+  await page.screenshot({ path: join(artifacts, 'isochrones.png') });
+  // Clicking the map picks a new origin and recomputes.
+  await page.locator('#iso-origin').selectOption('');
+  const p = await screenPoint(page, [120.62, 31.30]);
+  await page.mouse.click(p.x, p.y);
+  await page.locator('#iso-picked').filter({ hasText: '120.62' }).waitFor({ timeout: 20000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
