@@ -11,3 +11,9 @@ import "embed"
 //
 //go:embed suzhou/*.geojson
 var Suzhou embed.FS
+
+// Plan is plan.json: the plan's indicator figures (2020 baselines, 2025
+// targets) with their source, for gusu's plan monitoring.
+//
+//go:embed plan.json
+var Plan []byte

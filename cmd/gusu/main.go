@@ -28,6 +28,8 @@ Usage:
   gusu token revoke --name NAME [flags]
   gusu report accessibility [--from station:苏州] [--format table|json] [flags]
                            which towns lie within 15/30/45 minutes, by mode
+  gusu report indicators [--format table|json] [flags]
+                           the plan's spatial indicators against its targets
   gusu bench tiles [--parcels N] [--concurrency N] [flags]
                            benchmark tiles against the pg_tileserv baseline
   gusu version

@@ -6,19 +6,25 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/paulmach/orb"
 
+	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/access"
+	"github.com/gusu-gis/gusu/data/indicators"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/geo/isochrone"
 )
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "indicators" {
+		return cmdReportIndicators(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "accessibility" {
-		return fmt.Errorf("%w: 'gusu report' takes accessibility", errUsage)
+		return fmt.Errorf("%w: 'gusu report' takes accessibility or indicators", errUsage)
 	}
 	fs := flag.NewFlagSet("report accessibility", flag.ContinueOnError)
 	from := fs.String("from", "station:苏州", "origin: station:<id or name> or town:<code> (default: Suzhou railway station, for the central city)")
@@ -88,4 +94,64 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	return tw.Flush()
+}
+
+func cmdReportIndicators(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report indicators", flag.ContinueOnError)
+	format := fs.String("format", "table", "table or json")
+	cfg, _, err := parseConfigWith("report indicators", args, stderr, databaseKeys, fs)
+	if err != nil {
+		return err
+	}
+	if *format != "table" && *format != "json" {
+		return fmt.Errorf("%w: --format must be table or json", errUsage)
+	}
+	log := cfg.logger(stderr)
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	reg := layers.NewRegistry(db.Pool, log)
+	acc := access.NewService(db.Pool, reg, log, isochrone.DefaultParams())
+	if err := acc.Rebuild(ctx); err != nil {
+		log.Warn("no accessibility network; the 45-minute circle is not computable", "error", err)
+	}
+	svc, err := indicators.NewService(db.Pool, reg, acc, data.Plan)
+	if err != nil {
+		return err
+	}
+	all, err := svc.All(ctx)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"plan_source": svc.Plan().Source, "indicators": all})
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "indicator\tvalue\t2020\t2025 target\tstatus")
+	num := func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return strconv.FormatFloat(*v, 'f', -1, 64)
+	}
+	for _, in := range all {
+		fmt.Fprintf(tw, "%s %s\t%s %s\t%s\t%s\t%s\n", in.NameZh, in.NameEn, num(in.Value), in.Unit, num(in.Baseline), num(in.Target), in.Status)
+	}
+	tw.Flush()
+	fmt.Fprintln(stdout)
+	for _, in := range all {
+		if len(in.Details) > 0 {
+			b, _ := json.Marshal(in.Details)
+			fmt.Fprintf(stdout, "%s: %s\n", in.ID, b)
+		}
+		for _, c := range in.Caveats {
+			fmt.Fprintf(stdout, "  caveat: %s\n", c)
+		}
+	}
+	fmt.Fprintf(stdout, "\nsource of the plan's figures: %s\n", svc.Plan().Source)
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gusu-gis/gusu/data/access"
 	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/database"
+	"github.com/gusu-gis/gusu/data/indicators"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/frontend"
@@ -85,6 +86,11 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	th.Routes(r)
 	s.access = access.NewService(db.Pool, s.registry, log, isochrone.DefaultParams())
 	s.access.Routes(r, log)
+	if ind, err := indicators.NewService(db.Pool, s.registry, s.access, data.Plan); err != nil {
+		log.Error("plan indicators unavailable", "error", err)
+	} else {
+		ind.Routes(r, log)
+	}
 	(&frontend.Handler{Dir: cfg.FrontendDir}).Routes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
