@@ -4,6 +4,7 @@
 import { maplibregl, CJK_FONTS, PLAN_LAYERS, getJSON, popupHTML, genericLayers, escapeHTML } from './common.js';
 import { setupUpload } from './upload.js';
 import { setupIsochrones } from './isochrones.js';
+import { setupIndicators } from './indicators.js';
 
 const T = {
   zh: {
@@ -22,6 +23,7 @@ const T = {
     mWalk: '步行', mBike: '自行车', mDrive: '驾车', isoBands: '时间（分钟）', isoPlanned: '包含规划线路', isoRun: '计算',
     isoPickedAt: '起点：', isoNeedOrigin: '请在地图上点击或选择起点。', isoModel: '网络模型', minWord: '分钟', unitsReached: '个城镇单元可达',
     download: '下载 GeoJSON', townWord: '镇/街道', unitWord: '区/市', stationWord: '站',
+    indTitle: '规划监测指标', indBaseline: '2020年', indTarget: '2025年目标', st_on_track: '达标', st_behind: '未达标', st_not_computable: '无法计算',
   },
   en: {
     title: 'Suzhou New Urbanization Plan', subtitle: '14th Five-Year Plan layers', loading: 'Loading…', ready: '{n} layers loaded',
@@ -39,10 +41,12 @@ const T = {
     mWalk: 'Walk', mBike: 'Bike', mDrive: 'Drive', isoBands: 'Minutes', isoPlanned: 'Include planned lines', isoRun: 'Compute',
     isoPickedAt: 'Origin:', isoNeedOrigin: 'Click the map or choose an origin.', isoModel: 'Network model', minWord: 'min', unitsReached: 'town-system units reached',
     download: 'Download GeoJSON', townWord: 'town', unitWord: 'district/city', stationWord: ' station',
+    indTitle: 'Plan indicators', indBaseline: '2020', indTarget: '2025 target', st_on_track: 'on track', st_behind: 'behind', st_not_computable: 'not computable',
   },
 };
 
 let lang = localStorage.getItem('gusu.lang') || 'zh';
+let indicatorsPanel = null;
 const t = (k) => (T[lang] && T[lang][k]) || k;
 
 // Toggle groups: each entry filters or hides parts of the planning style.
@@ -229,6 +233,7 @@ document.getElementById('lang').addEventListener('click', () => {
   lang = lang === 'zh' ? 'en' : 'zh';
   localStorage.setItem('gusu.lang', lang);
   renderPanel();
+  if (indicatorsPanel) indicatorsPanel.rerender();
   if (popup.isOpen() && lastFeature) popup.setHTML(popupHTML(lastFeature.sourceLayer, lastFeature.properties, lang));
 });
 
@@ -238,6 +243,7 @@ map.on('load', async () => {
   await syncCatalog();
   setupUpload({ map, t, onCatalogChange: syncCatalog });
   setupIsochrones({ map, t });
+  indicatorsPanel = setupIndicators({ map, t, lang: () => lang });
   setInterval(syncCatalog, 30000);
   window.addEventListener('focus', syncCatalog);
 });

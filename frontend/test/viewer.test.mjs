@@ -168,3 +168,23 @@ test('the isochrone tool draws three bands from a station, lists the towns and o
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the indicators panel shows the plan indicators with caveats, and clicking one highlights what it counts', async () => {
+  const { page, errors } = await openViewer('#8.3/31.38/120.75');
+  await page.locator('#ind summary').click();
+  const list = page.locator('#ind-list');
+  await list.locator('button.indicator').first().waitFor({ timeout: 30000 });
+  assert.equal(await list.locator('button.indicator').count(), 4);
+  const text = await list.innerText();
+  assert.match(text, /生态保护红线区域占国土面积比例/);
+  assert.match(text, /22\.37%/);
+  assert.match(text, /353 km/);
+  assert.match(text, /⚠/);
+  await list.locator('button[data-id="rail_length"]').click();
+  await waitForMap(page);
+  const hits = await page.evaluate(() => window.gusuMap.queryRenderedFeatures({ layers: ['ind-highlight-line'] }).length);
+  assert.ok(hits > 0, 'nothing highlighted for rail length');
+  await page.screenshot({ path: join(artifacts, 'indicators.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
