@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"mime"
@@ -26,10 +27,21 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
+// Basemap is an optional raster basemap for the viewer, for deployments
+// that can reach one (e.g. Tianditu's tile service with a key). None by
+// default: gusu works with no internet connection.
+type Basemap struct {
+	Tiles       []string `json:"tiles"` // XYZ URL templates with {z}, {x}, {y}
+	Attribution string   `json:"attribution"`
+	TileSize    int      `json:"tile_size"`
+}
+
 // Handler serves the viewer.
 type Handler struct {
 	// Dir, if set, serves that directory (a frontend/dist) instead of the embedded build.
 	Dir string
+	// Basemap, if set, is drawn under the planning layers.
+	Basemap *Basemap
 
 	once  sync.Once
 	files fs.FS
@@ -57,6 +69,14 @@ func (h *Handler) Routes(r *mux.Router) {
 	r.Handle("/", h.page("index.html")).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/embed", h.page("embed.html")).Methods(http.MethodGet, http.MethodHead)
 	r.PathPrefix("/assets/").Handler(http.HandlerFunc(h.asset)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/viewer-config.json", http.HandlerFunc(h.config)).Methods(http.MethodGet, http.MethodHead)
+}
+
+// config tells the viewer about deployment settings (the basemap).
+func (h *Handler) config(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_ = json.NewEncoder(w).Encode(map[string]any{"basemap": h.Basemap})
 }
 
 func (h *Handler) page(name string) http.Handler {

@@ -117,3 +117,26 @@ func TestServesPagesAndAssets(t *testing.T) {
 	}
 	t.Logf("MapLibre GL JS: %d KiB, %d KiB gzip-compressed", len(raw)>>10, len(zipped)>>10)
 }
+
+// No basemap unless configured (gusu works offline); a configured one is
+// handed to the viewer.
+func TestViewerConfigBasemap(t *testing.T) {
+	for _, h := range []*Handler{{}, {Basemap: &Basemap{Tiles: []string{"https://t0.tianditu.gov.cn/vec_w/wmts?tk=KEY&x={x}&y={y}&l={z}"}, Attribution: "天地图", TileSize: 256}}} {
+		r := mux.NewRouter()
+		h.Routes(r)
+		srv := httptest.NewServer(r)
+		resp, err := http.Get(srv.URL + "/viewer-config.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			Basemap *Basemap `json:"basemap"`
+		}
+		json.NewDecoder(resp.Body).Decode(&cfg)
+		resp.Body.Close()
+		srv.Close()
+		if (h.Basemap == nil) != (cfg.Basemap == nil) || (cfg.Basemap != nil && cfg.Basemap.Attribution != "天地图") {
+			t.Fatalf("configured %+v, served %+v", h.Basemap, cfg.Basemap)
+		}
+	}
+}

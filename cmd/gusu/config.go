@@ -30,6 +30,8 @@ type Config struct {
 	CORSOrigins  string
 	FrontendDir  string
 	MaxUploadMB  int
+	BasemapTiles string
+	BasemapAttr  string
 }
 
 type configKey struct {
@@ -52,6 +54,8 @@ var configKeys = []configKey{
 	{"cache-control", "GUSU_CACHE_CONTROL", "public, max-age=0, must-revalidate", "Cache-Control header for tiles and TileJSON", func(c *Config) any { return &c.CacheControl }},
 	{"cors-origins", "GUSU_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS; * allows all, empty none", func(c *Config) any { return &c.CORSOrigins }},
 	{"max-upload-mb", "GUSU_MAX_UPLOAD_MB", "200", "largest upload accepted, in MiB (413 beyond)", func(c *Config) any { return &c.MaxUploadMB }},
+	{"basemap-tiles", "GUSU_BASEMAP_TILES", "", "XYZ raster tile URL template ({z}/{x}/{y}) drawn under the layers in the viewer, e.g. a Tianditu tile service; empty: no basemap (works offline)", func(c *Config) any { return &c.BasemapTiles }},
+	{"basemap-attribution", "GUSU_BASEMAP_ATTRIBUTION", "", "attribution shown for --basemap-tiles", func(c *Config) any { return &c.BasemapAttr }},
 	{"frontend-dir", "GUSU_FRONTEND_DIR", "", "serve the viewer from this directory (a frontend/dist) instead of the embedded build, for frontend work", func(c *Config) any { return &c.FrontendDir }},
 }
 
@@ -151,6 +155,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DBMaxConns < 0 || c.DBMaxConns > 1000 {
 		return errors.New("--db-max-conns must be from 0 to 1000")
+	}
+	if c.BasemapTiles != "" && !(strings.Contains(c.BasemapTiles, "{z}") && strings.Contains(c.BasemapTiles, "{x}") && strings.Contains(c.BasemapTiles, "{y}")) {
+		return fmt.Errorf("--basemap-tiles must be a URL template with {z}, {x} and {y}, not %q", c.BasemapTiles)
 	}
 	if c.MaxUploadMB < 1 {
 		return errors.New("--max-upload-mb must be at least 1")

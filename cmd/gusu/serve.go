@@ -91,7 +91,11 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	} else {
 		ind.Routes(r, log)
 	}
-	(&frontend.Handler{Dir: cfg.FrontendDir}).Routes(r)
+	fe := &frontend.Handler{Dir: cfg.FrontendDir}
+	if cfg.BasemapTiles != "" {
+		fe.Basemap = &frontend.Basemap{Tiles: []string{cfg.BasemapTiles}, Attribution: cfg.BasemapAttr, TileSize: 256}
+	}
+	fe.Routes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})

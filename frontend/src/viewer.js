@@ -237,7 +237,21 @@ document.getElementById('lang').addEventListener('click', () => {
   if (popup.isOpen() && lastFeature) popup.setHTML(popupHTML(lastFeature.sourceLayer, lastFeature.properties, lang));
 });
 
+// An optional basemap for deployments that have one (none by default).
+async function addBasemap() {
+  try {
+    const cfg = await getJSON('/viewer-config.json');
+    const b = cfg.basemap;
+    if (!b || !b.tiles || !b.tiles.length) return;
+    map.addSource('basemap', { type: 'raster', tiles: b.tiles, tileSize: b.tile_size || 256, attribution: b.attribution || '' });
+    map.addLayer({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.8 } }, 'town_system-fill');
+  } catch (err) {
+    setStatus(t('error') + err.message, true);
+  }
+}
+
 map.on('load', async () => {
+  await addBasemap();
   applyFilters();
   renderPanel();
   await syncCatalog();

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
-import { startGusu, launchBrowser, watchConsole, waitForMap, pixel, screenPoint, artifacts } from './gusu.mjs';
+import { startGusu, launchBrowser, watchConsole, waitForMap, pixel, screenPoint, artifacts, saveText } from './gusu.mjs';
 
 let gusu, browser;
 before(async () => {
@@ -31,6 +31,12 @@ async function openViewer(hash = '#9.2/31.25/120.45') {
 
 test('the viewer loads with no console errors and draws the red line over Taihu', async () => {
   const { page, errors } = await openViewer();
+  // What a first visit transfers (compressed), for the README's figure.
+  const bytes = await page.evaluate(() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+    .reduce((n, e) => n + (e.transferSize || 0), 0));
+  saveText('first-load-bytes.txt', `${bytes}\n`);
+  console.log(`# first load transferred ${(bytes / 1024).toFixed(0)} KiB (page, scripts, style, tiles)`);
+  assert.ok(bytes < 2 * 1024 * 1024, `first load transferred ${bytes} bytes`);
   const png = await page.screenshot({ path: join(artifacts, 'viewer.png') });
   const p = await screenPoint(page, TAIHU);
   const c = await pixel(page, png, p.x, p.y);
