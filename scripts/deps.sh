@@ -39,6 +39,11 @@ ensure_go() {
 		fi
 	fi
 	export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+	# The OSM PBF reader decompresses with the system zlib when cgo is on.
+	if command -v gcc >/dev/null 2>&1 && [ ! -f /usr/include/zlib.h ]; then
+		echo "gusu: installing zlib1g-dev (apt-get)" >&2
+		apt_install zlib1g-dev
+	fi
 }
 
 # Browser tests: Debian's Chromium (driven by playwright-core, which never
