@@ -60,3 +60,11 @@ ensure_browser() {
 		apt_install $missing
 	fi
 }
+
+# pgRouting, for the accessibility engine's cross-check and benchmark.
+ensure_pgrouting() {
+	if ! ls /usr/share/postgresql/*/extension/pgrouting.control >/dev/null 2>&1; then
+		echo "gusu: installing pgRouting (apt-get)" >&2
+		apt_install postgresql-15-pgrouting
+	fi
+}

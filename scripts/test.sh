@@ -9,6 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_postgis
+ensure_pgrouting
 ensure_go
 ensure_browser
 

@@ -26,6 +26,8 @@ Usage:
   gusu token create --name NAME --role viewer|editor|admin [flags]
                            create an access token (printed once, alone, on stdout)
   gusu token revoke --name NAME [flags]
+  gusu import osm [--bbox minx,miny,maxx,maxy] [flags] FILE.osm.pbf
+                           import a road network from an OpenStreetMap extract
   gusu report accessibility [--from station:苏州] [--format table|json] [flags]
                            which towns lie within 15/30/45 minutes, by mode
   gusu report indicators [--format table|json] [flags]
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w: 'gusu data' takes the subcommand 'build'", errUsage)
 		}
 		return cmdDataBuild(args[2:], stdout, stderr)
+	case "import":
+		return cmdImport(ctx, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(ctx, args[1:], stdout, stderr)
 	case "token":

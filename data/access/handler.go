@@ -236,24 +236,50 @@ type Reached struct {
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
+// useRoads reports whether q is answered on the imported road network:
+// it covers every origin and the mode moves on roads (transit stays on
+// the surface model, whose stations the roads do not join yet).
+func (b *built) useRoads(q Query) bool {
+	if b.roads == nil || q.Mode == isochrone.Transit {
+		return false
+	}
+	for _, o := range q.Origins {
+		if !b.roads.Covers(o) {
+			return false
+		}
+	}
+	return true
+}
+
+// surface is what band membership and travel times are read from.
+type surface interface{ At(orb.Point) float64 }
+
 func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error) {
 	start := time.Now()
-	res, err := b.net.Isochrones(isochrone.Request{Origins: q.Origins, Mode: q.Mode, Minutes: q.Minutes, Planned: q.Planned})
-	var oe *isochrone.OriginError
-	if errors.As(err, &oe) {
-		return nil, bad("%s", oe.Msg)
+	req := isochrone.Request{Origins: q.Origins, Mode: q.Mode, Minutes: q.Minutes, Planned: q.Planned}
+	var bands []isochrone.Band
+	var times surface
+	if b.useRoads(q) {
+		res, err := b.roads.Isochrones(req)
+		if err != nil {
+			return nil, originError(err)
+		}
+		bands, times = res.Bands, res
+	} else {
+		res, err := b.net.Isochrones(req)
+		if err != nil {
+			return nil, originError(err)
+		}
+		defer res.Times.Release()
+		bands, times = res.Bands, res.Times
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer res.Times.Release()
 	fc := geojson.NewFeatureCollection()
-	for _, band := range res.Bands {
+	for _, band := range bands {
 		f := geojson.NewFeature(band.Geometry)
 		var reached []Reached
 		var pop int64
 		for _, u := range b.units {
-			if t := res.Times.At(u.At); t <= band.Minutes*60 {
+			if t := times.At(u.At); t <= band.Minutes*60 {
 				reached = append(reached, Reached{Code: u.Code, Name: u.Name, NameEn: u.NameEn, Level: u.Level, Minutes: round1(t / 60)})
 				if u.Population != nil {
 					pop += *u.Population
@@ -273,15 +299,27 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 	return fc, nil
 }
 
+func originError(err error) error {
+	var oe *isochrone.OriginError
+	if errors.As(err, &oe) {
+		return bad("%s", oe.Msg)
+	}
+	return err
+}
+
 func (s *Service) metadata(b *built, q Query, took time.Duration) map[string]any {
 	scenario := "existing"
 	if q.Planned {
 		scenario = "planned"
 	}
+	network, note := ModelOffNetwork, "No road network covers this origin (no open Suzhou road network is available): travel between any two points on land is estimated "+
+		"at the mode's speed divided by the detour factor, lakes and the Yangtze impassable, plus the rail network."
+	if b.useRoads(q) {
+		network, note = ModelRoads, "Travel on the imported OpenStreetMap road network (speeds from maxspeed, else per road class); the last stretch off the road, at most 300 m, on foot."
+	}
 	return map[string]any{
-		"network": ModelOffNetwork,
-		"note": "No road network is loaded (no open Suzhou road network is available): travel between any two points on land is estimated " +
-			"at the mode's speed divided by the detour factor, lakes and the Yangtze impassable, plus the rail network.",
+		"network":    network,
+		"note":       note,
 		"parameters": s.params, "scenario": scenario, "origins": q.From, "mode": q.Mode,
 		"compute_ms":       math.Round(float64(took.Microseconds())/100) / 10,
 		"network_built_at": b.builtAt, "layer_versions": b.versions,
@@ -415,15 +453,21 @@ func (s *Service) townsWith(b *built, q Query) ([]UnitTime, map[string]any, erro
 	start := time.Now()
 	mins := append([]float64(nil), q.Minutes...)
 	sort.Float64s(mins)
-	times, err := b.net.Run(q.Origins, q.Mode, mins[len(mins)-1], q.Planned)
-	var oe *isochrone.OriginError
-	if errors.As(err, &oe) {
-		return nil, nil, bad("%s", oe.Msg)
+	var times surface
+	if b.useRoads(q) {
+		res, err := b.roads.Isochrones(isochrone.Request{Origins: q.Origins, Mode: q.Mode, Minutes: mins[len(mins)-1:]})
+		if err != nil {
+			return nil, nil, originError(err)
+		}
+		times = res
+	} else {
+		t, err := b.net.Run(q.Origins, q.Mode, mins[len(mins)-1], q.Planned)
+		if err != nil {
+			return nil, nil, originError(err)
+		}
+		defer t.Release()
+		times = t
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	defer times.Release()
 	out := make([]UnitTime, 0, len(b.units))
 	for _, u := range b.units {
 		ut := UnitTime{Code: u.Code, Name: u.Name, NameEn: u.NameEn, Level: u.Level, Parent: u.Parent}

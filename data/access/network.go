@@ -49,6 +49,7 @@ type Unit struct {
 // built is one network version with what requests need around it.
 type built struct {
 	net      *isochrone.Network
+	roads    *isochrone.RoadNetwork // nil until an OSM road network is imported
 	units    []Unit
 	stations map[string]int // station id → index
 	versions map[string]int64
@@ -69,8 +70,11 @@ type Service struct {
 	lastErr error
 }
 
+// roadsLayer is the imported OSM road network (optional).
+const roadsLayer = "roads"
+
 // inputs are the layers a network is built from.
-var inputs = []string{"town_system", "rail_lines", "rail_stations"}
+var inputs = []string{"town_system", "rail_lines", "rail_stations", roadsLayer}
 
 // NewService returns a service; call Run to build and keep the network.
 func NewService(pool *pgxpool.Pool, reg *layers.Registry, log *slog.Logger, params isochrone.Params) *Service {
@@ -141,6 +145,9 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	for _, name := range inputs {
 		l, err := s.reg.Get(ctx, name)
 		if err != nil {
+			if name == roadsLayer {
+				continue // no road network imported
+			}
 			return err
 		}
 		versions[name] = l.Version
@@ -311,6 +318,11 @@ func (s *Service) build(ctx context.Context, tables map[string]string) (*built, 
 		return nil, err
 	}
 	b := &built{net: net, stations: map[string]int{}}
+	if t, ok := tables[roadsLayer]; ok {
+		if b.roads, _, err = s.loadRoads(ctx, t); err != nil {
+			return nil, err
+		}
+	}
 	for i, st := range in.Stations {
 		b.stations[st.ID] = i
 	}
@@ -392,4 +404,60 @@ func locate(line orb.LineString, p orb.Point) (along, dist float64) {
 		run += seg
 	}
 	return bestAlong, best
+}
+
+// loadRoads reads an imported road network into the engine, and returns
+// the node index of every OSM node id.
+func (s *Service) loadRoads(ctx context.Context, edgesTable string) (*isochrone.RoadNetwork, map[int64]int32, error) {
+	ident := func(t string) string { return pgx.Identifier{t}.Sanitize() }
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT source, target, length_m, speed_kmh, drive_forward, drive_backward, walk, bike, bike_backward, ST_AsBinary(geom) FROM %s`, ident(edgesTable)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read roads: %w", err)
+	}
+	index := map[int64]int32{}
+	var in isochrone.RoadInput
+	in.Params = s.params
+	node := func(id int64, p orb.Point) int32 {
+		if i, ok := index[id]; ok {
+			return i
+		}
+		i := int32(len(in.Nodes))
+		index[id] = i
+		in.Nodes = append(in.Nodes, p)
+		return i
+	}
+	var src, dst int64
+	var e isochrone.RoadEdge
+	var g []byte
+	if _, err := pgx.ForEachRow(rows, []any{&src, &dst, &e.Metres, &e.KmH, &e.Forward, &e.Backward, &e.Walk, &e.Bike, &e.BikeBackward, &g}, func() error {
+		geom, err := geometryOf(g)
+		if err != nil {
+			return err
+		}
+		ls, ok := geom.(orb.LineString)
+		if !ok || len(ls) < 2 {
+			return nil
+		}
+		ed := e
+		ed.Shape = ls
+		ed.From, ed.To = node(src, ls[0]), node(dst, ls[len(ls)-1])
+		in.Edges = append(in.Edges, ed)
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("read roads: %w", err)
+	}
+	if len(in.Edges) == 0 {
+		return nil, nil, nil
+	}
+	net, err := isochrone.BuildRoads(in)
+	return net, index, err
+}
+
+// RoadNetwork returns the current road network (nil if none), for the
+// pgRouting cross-check and the benchmark.
+func (s *Service) RoadNetwork() *isochrone.RoadNetwork {
+	if b := s.cur.Load(); b != nil {
+		return b.roads
+	}
+	return nil
 }

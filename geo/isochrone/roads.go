@@ -1,0 +1,315 @@
+package isochrone
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
+)
+
+// RoadEdge is one stretch of road between two nodes (indexes).
+type RoadEdge struct {
+	From, To          int32
+	Metres            float64
+	KmH               float64 // driving speed
+	Forward, Backward bool    // driving allowed along / against From→To
+	Walk, Bike        bool
+	BikeBackward      bool
+	Shape             orb.LineString // From … To, for the surface
+}
+
+// RoadInput is what a road network is built from.
+type RoadInput struct {
+	Nodes  []orb.Point
+	Edges  []RoadEdge
+	Params Params
+}
+
+// RoadNetwork is a routable road graph, one CSR adjacency per mode.
+type RoadNetwork struct {
+	Params Params
+	Grid   *Grid
+	nodes  []orb.Point
+	edges  []RoadEdge
+	adj    map[Mode]*csr
+	// buckets index nodes by grid cell, for snapping origins.
+	buckets map[int][]int32
+	poolState
+}
+
+type csr struct {
+	first []int32
+	to    []int32
+	cost  []float32 // seconds
+	edge  []int32   // the RoadEdge an arc comes from
+}
+
+// MaxSnapMetres is how far an origin may be from the nearest road node.
+const MaxSnapMetres = 500
+
+// BuildRoads makes a road network.
+func BuildRoads(in RoadInput) (*RoadNetwork, error) {
+	if len(in.Nodes) == 0 || len(in.Edges) == 0 {
+		return nil, fmt.Errorf("empty road network")
+	}
+	var b orb.Bound = orb.MultiPoint(in.Nodes).Bound()
+	pad := 0.01
+	b = orb.Bound{Min: orb.Point{b.Min[0] - pad, b.Min[1] - pad}, Max: orb.Point{b.Max[0] + pad, b.Max[1] + pad}}
+	cell := in.Params.CellMetres / 2 // roads draw finer than the off-network surface
+	r := &RoadNetwork{Params: in.Params, Grid: NewGrid(b, cell), nodes: in.Nodes, edges: in.Edges, adj: map[Mode]*csr{}, buckets: map[int][]int32{}}
+	for i, p := range in.Nodes {
+		c := r.Grid.Cell(p)
+		r.buckets[c] = append(r.buckets[c], int32(i))
+	}
+	for _, m := range []Mode{Walk, Bike, Drive} {
+		r.adj[m] = r.build(m)
+	}
+	return r, nil
+}
+
+// ArcCost is the seconds to traverse e in mode m forwards (or backwards),
+// and whether it is allowed: the same costs a cross-check in pgRouting uses.
+func (r *RoadNetwork) ArcCost(e RoadEdge, m Mode, backward bool) (float64, bool) {
+	switch m {
+	case Walk:
+		return e.Metres / (r.Params.WalkKmh / 3.6), e.Walk
+	case Bike:
+		if backward {
+			return e.Metres / (r.Params.BikeKmh / 3.6), e.Bike && e.BikeBackward
+		}
+		return e.Metres / (r.Params.BikeKmh / 3.6), e.Bike
+	}
+	if backward {
+		return e.Metres / (e.KmH / 3.6), e.Backward
+	}
+	return e.Metres / (e.KmH / 3.6), e.Forward
+}
+
+func (r *RoadNetwork) build(m Mode) *csr {
+	n := len(r.nodes)
+	c := &csr{first: make([]int32, n+1)}
+	type arc struct {
+		from, to, edge int32
+		cost           float32
+	}
+	var arcs []arc
+	for i, e := range r.edges {
+		if s, ok := r.ArcCost(e, m, false); ok {
+			arcs = append(arcs, arc{e.From, e.To, int32(i), float32(s)})
+		}
+		if s, ok := r.ArcCost(e, m, true); ok {
+			arcs = append(arcs, arc{e.To, e.From, int32(i), float32(s)})
+		}
+	}
+	for _, a := range arcs {
+		c.first[a.from+1]++
+	}
+	for i := 1; i <= n; i++ {
+		c.first[i] += c.first[i-1]
+	}
+	c.to, c.cost, c.edge = make([]int32, len(arcs)), make([]float32, len(arcs)), make([]int32, len(arcs))
+	next := append([]int32(nil), c.first[:n]...)
+	for _, a := range arcs {
+		k := next[a.from]
+		next[a.from]++
+		c.to[k], c.cost[k], c.edge[k] = a.to, a.cost, a.edge
+	}
+	return c
+}
+
+// Snap returns the road node nearest to p within MaxSnapMetres usable by m, or -1.
+func (r *RoadNetwork) Snap(p orb.Point, m Mode) int {
+	g := r.Grid
+	x := int(math.Floor((p[0] - g.MinLon) / g.DLon))
+	y := int(math.Floor((p[1] - g.MinLat) / g.DLat))
+	reach := int(math.Ceil(MaxSnapMetres / g.CellMetres))
+	adj := r.adj[m]
+	best, bestD := -1, math.Inf(1)
+	for dy := -reach; dy <= reach; dy++ {
+		for dx := -reach; dx <= reach; dx++ {
+			cx, cy := x+dx, y+dy
+			if cx < 0 || cy < 0 || cx >= g.W || cy >= g.H {
+				continue
+			}
+			for _, i := range r.buckets[cy*g.W+cx] {
+				if adj.first[i] == adj.first[i+1] {
+					continue // no arc of this mode leaves it
+				}
+				if d := Metres(p, r.nodes[i]); d < bestD && d <= MaxSnapMetres {
+					best, bestD = int(i), d
+				}
+			}
+		}
+	}
+	return best
+}
+
+// NodeTimes runs a bounded Dijkstra from the origins' nearest nodes and
+// returns seconds per node (+Inf beyond maxMinutes).
+func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64) ([]float32, error) {
+	adj, ok := r.adj[m]
+	if !ok {
+		return nil, fmt.Errorf("the road network has no mode %q (walk, bike or drive)", m)
+	}
+	t := make([]float32, len(r.nodes))
+	inf := float32(math.Inf(1))
+	for i := range t {
+		t[i] = inf
+	}
+	max := float32(maxMinutes * 60)
+	h := &heap{}
+	for _, o := range origins {
+		n := r.Snap(o, m)
+		if n < 0 {
+			return nil, &OriginError{fmt.Sprintf("origin %.5f,%.5f is more than %d m from any road usable by %s", o[0], o[1], MaxSnapMetres, m)}
+		}
+		// The walk from the origin to the road counts.
+		start := float32(Metres(o, r.nodes[n]) * r.Params.Detour / (r.Params.WalkKmh / 3.6))
+		if start < t[n] {
+			t[n] = start
+			h.push(start, int32(n))
+		}
+	}
+	for len(h.t) > 0 {
+		tt, n := h.pop()
+		if tt > max {
+			break
+		}
+		if tt > t[n] {
+			continue
+		}
+		for k := adj.first[n]; k < adj.first[n+1]; k++ {
+			if v := tt + adj.cost[k]; v < t[adj.to[k]] && v <= max {
+				t[adj.to[k]] = v
+				h.push(v, adj.to[k])
+			}
+		}
+	}
+	return t, nil
+}
+
+// Isochrones computes road-network bands: travel times reach nodes along
+// the roads; every point of a reached road gets the earlier of its two ends'
+// times plus the distance along it, and the last stretch off the road is on
+// foot (at most a few hundred metres). The surface is contoured like the
+// off-network one.
+func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
+	if len(req.Minutes) == 0 {
+		return nil, fmt.Errorf("no bands")
+	}
+	maxMin := 0.0
+	for _, m := range req.Minutes {
+		maxMin = math.Max(maxMin, m)
+	}
+	times, err := r.NodeTimes(req.Origins, req.Mode, maxMin)
+	if err != nil {
+		return nil, err
+	}
+	g := r.Grid
+	surface := make([]float32, g.W*g.H)
+	for i := range surface {
+		surface[i] = float32(math.Inf(1))
+	}
+	max := float32(maxMin * 60)
+	walk := r.Params.WalkKmh / 3.6 / r.Params.Detour
+	splat := func(p orb.Point, t float32) {
+		if t > max {
+			return
+		}
+		radius := math.Min(300, float64(max-t)*walk)
+		reach := int(math.Ceil(radius / g.CellMetres))
+		x := int(math.Floor((p[0] - g.MinLon) / g.DLon))
+		y := int(math.Floor((p[1] - g.MinLat) / g.DLat))
+		for dy := -reach; dy <= reach; dy++ {
+			for dx := -reach; dx <= reach; dx++ {
+				cx, cy := x+dx, y+dy
+				if cx < 0 || cy < 0 || cx >= g.W || cy >= g.H {
+					continue
+				}
+				c := cy*g.W + cx
+				d := Metres(p, g.Centre(c))
+				if d > radius {
+					continue
+				}
+				if v := t + float32(d/walk); v < surface[c] {
+					surface[c] = v
+				}
+			}
+		}
+	}
+	adj := r.adj[req.Mode]
+	for n := range r.nodes {
+		if times[n] > max {
+			continue
+		}
+		splat(r.nodes[n], times[n])
+		for k := adj.first[n]; k < adj.first[n+1]; k++ {
+			e := r.edges[adj.edge[k]]
+			// Points along the edge, a cell apart, reached from this end.
+			shape := e.Shape
+			if int32(n) != e.From {
+				shape = append(orb.LineString(nil), shape...)
+				shape.Reverse()
+			}
+			speed := float64(e.Metres) / float64(adj.cost[k]) // m/s along this arc
+			run := 0.0
+			for i := 0; i+1 < len(shape); i++ {
+				a, b := shape[i], shape[i+1]
+				seg := Metres(a, b)
+				steps := int(seg / g.CellMetres)
+				for s := 1; s <= steps; s++ {
+					f := float64(s) / float64(steps+1)
+					p := orb.Point{a[0] + f*(b[0]-a[0]), a[1] + f*(b[1]-a[1])}
+					splat(p, times[n]+float32((run+f*seg)/speed))
+				}
+				run += seg
+			}
+		}
+	}
+	res := &RoadResult{NodeTimes: times, surface: surface, grid: g}
+	sorted := append([]float64(nil), req.Minutes...)
+	for i := 0; i < len(sorted); i++ {
+		for j := i + 1; j < len(sorted); j++ {
+			if sorted[j] > sorted[i] {
+				sorted[i], sorted[j] = sorted[j], sorted[i]
+			}
+		}
+	}
+	for _, m := range sorted {
+		limit := float32(m * 60)
+		mp := g.Contour(func(c int) bool { return surface[c] <= limit })
+		area := 0.0
+		for _, p := range mp {
+			area += geo.Area(p)
+		}
+		res.Bands = append(res.Bands, Band{Minutes: m, Geometry: mp, AreaKm2: area / 1e6})
+	}
+	return res, nil
+}
+
+// RoadResult holds road bands and the times they came from.
+type RoadResult struct {
+	Bands     []Band
+	NodeTimes []float32
+	surface   []float32
+	grid      *Grid
+}
+
+// At is the travel time to p on the surface, in seconds (+Inf: not reached).
+func (r *RoadResult) At(p orb.Point) float64 {
+	c := r.grid.Cell(p)
+	if c < 0 {
+		return math.Inf(1)
+	}
+	return float64(r.surface[c])
+}
+
+// Node returns the i-th node's position.
+func (r *RoadNetwork) Node(i int) orb.Point { return r.nodes[i] }
+
+// Nodes counts the nodes.
+func (r *RoadNetwork) Nodes() int { return len(r.nodes) }
+
+// Covers reports whether p is within snapping distance of the network.
+func (r *RoadNetwork) Covers(p orb.Point) bool { return r.Snap(p, Walk) >= 0 }
