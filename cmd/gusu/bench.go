@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gusu-gis/gusu/data"
+	"github.com/gusu-gis/gusu/data/access"
 	"github.com/gusu-gis/gusu/data/database"
+	"github.com/gusu-gis/gusu/data/roads"
 	"github.com/gusu-gis/gusu/data/upload"
+	"github.com/gusu-gis/gusu/geo/osmroads"
 	"github.com/gusu-gis/gusu/tiles/bench"
 )
 
@@ -22,6 +26,9 @@ import (
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "upload" {
 		return cmdBenchUpload(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "isochrones" {
+		return cmdBenchIsochrones(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "tiles" {
 		return fmt.Errorf("%w: 'gusu bench' takes the subcommand 'tiles' or 'upload'", errUsage)
@@ -65,6 +72,31 @@ func cmdBenchUpload(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer os.RemoveAll(dir)
 	_, err = upload.Bench(ctx, bdb.Pool, *n, dir, stdout)
 	return err
+}
+
+func cmdBenchIsochrones(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	keep := map[string]bool{"data-dir": true, "database-url": true, "log-format": true, "log-level": true}
+	fs := flag.NewFlagSet("bench isochrones", flag.ContinueOnError)
+	n := fs.Int("origins", 50, "random origins per network")
+	pbf := fs.String("osm", "../shared/data/raw/osm-liechtenstein/liechtenstein-2013-08-03.osm.pbf", "OSM extract to import as the road network")
+	cfg, _, err := parseConfigWith("bench isochrones", args, stderr, keep, fs)
+	if err != nil {
+		return err
+	}
+	bdb, closeDB, err := benchDatabase(ctx, cfg, stderr, 4)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if _, err := bdb.Pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pgrouting"); err != nil {
+		return fmt.Errorf("pgRouting is needed for the comparison (apt-get install postgresql-15-pgrouting): %w", err)
+	}
+	res, err := roads.Import(ctx, bdb.Pool, *pbf, osmroads.Options{}, filepath.Base(*pbf))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %d road edges from %s\n", res.Edges, filepath.Base(*pbf))
+	return access.Bench(ctx, access.BenchConfig{Pool: bdb.Pool, Origins: *n, Out: stdout})
 }
 
 // benchDatabase opens the database benchmarks work in: with the managed

@@ -3,6 +3,7 @@ package isochrone
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geo"
@@ -213,28 +214,40 @@ func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
 	}
 	max := float32(maxMin * 60)
 	walk := r.Params.WalkKmh / 3.6 / r.Params.Detour
+	// The cells within the off-road walking radius, nearest first, with
+	// their distances: computed once, not per point.
+	const offRoad = 300.0
+	reach := int(math.Ceil(offRoad / g.CellMetres))
+	type offset struct {
+		dx, dy int
+		secs   float32
+	}
+	var offsets []offset
+	for dy := -reach; dy <= reach; dy++ {
+		for dx := -reach; dx <= reach; dx++ {
+			if d := math.Hypot(float64(dx)*g.dx, float64(dy)*g.dy); d <= offRoad {
+				offsets = append(offsets, offset{dx, dy, float32(d / walk)})
+			}
+		}
+	}
+	sort.Slice(offsets, func(i, j int) bool { return offsets[i].secs < offsets[j].secs })
 	splat := func(p orb.Point, t float32) {
 		if t > max {
 			return
 		}
-		radius := math.Min(300, float64(max-t)*walk)
-		reach := int(math.Ceil(radius / g.CellMetres))
 		x := int(math.Floor((p[0] - g.MinLon) / g.DLon))
 		y := int(math.Floor((p[1] - g.MinLat) / g.DLat))
-		for dy := -reach; dy <= reach; dy++ {
-			for dx := -reach; dx <= reach; dx++ {
-				cx, cy := x+dx, y+dy
-				if cx < 0 || cy < 0 || cx >= g.W || cy >= g.H {
-					continue
-				}
-				c := cy*g.W + cx
-				d := Metres(p, g.Centre(c))
-				if d > radius {
-					continue
-				}
-				if v := t + float32(d/walk); v < surface[c] {
-					surface[c] = v
-				}
+		for _, o := range offsets {
+			v := t + o.secs
+			if v > max {
+				return // offsets are sorted: the rest are further
+			}
+			cx, cy := x+o.dx, y+o.dy
+			if cx < 0 || cy < 0 || cx >= g.W || cy >= g.H {
+				continue
+			}
+			if c := cy*g.W + cx; v < surface[c] {
+				surface[c] = v
 			}
 		}
 	}
