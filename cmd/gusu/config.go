@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gusu-gis/gusu/geo/isochrone"
 )
 
 // Config is every setting of gusu serve, with its default, environment
@@ -32,6 +34,10 @@ type Config struct {
 	MaxUploadMB  int
 	BasemapTiles string
 	BasemapAttr  string
+	IsoCellM     int
+	IsoDetour    string
+	IsoWalkKmh   string
+	IsoMaxMin    int
 }
 
 type configKey struct {
@@ -56,6 +62,10 @@ var configKeys = []configKey{
 	{"max-upload-mb", "GUSU_MAX_UPLOAD_MB", "200", "largest upload accepted, in MiB (413 beyond)", func(c *Config) any { return &c.MaxUploadMB }},
 	{"basemap-tiles", "GUSU_BASEMAP_TILES", "", "XYZ raster tile URL template ({z}/{x}/{y}) drawn under the layers in the viewer, e.g. a Tianditu tile service; empty: no basemap (works offline)", func(c *Config) any { return &c.BasemapTiles }},
 	{"basemap-attribution", "GUSU_BASEMAP_ATTRIBUTION", "", "attribution shown for --basemap-tiles", func(c *Config) any { return &c.BasemapAttr }},
+	{"iso-cell-m", "GUSU_ISO_CELL_M", "200", "cell size of the accessibility surface, in metres", func(c *Config) any { return &c.IsoCellM }},
+	{"iso-detour", "GUSU_ISO_DETOUR", "1.3", "detour factor of the off-network model (path length / straight line)", func(c *Config) any { return &c.IsoDetour }},
+	{"iso-walk-kmh", "GUSU_ISO_WALK_KMH", "4.8", "walking speed, km/h", func(c *Config) any { return &c.IsoWalkKmh }},
+	{"iso-max-minutes", "GUSU_ISO_MAX_MINUTES", "120", "longest isochrone band accepted, in minutes", func(c *Config) any { return &c.IsoMaxMin }},
 	{"frontend-dir", "GUSU_FRONTEND_DIR", "", "serve the viewer from this directory (a frontend/dist) instead of the embedded build, for frontend work", func(c *Config) any { return &c.FrontendDir }},
 }
 
@@ -159,6 +169,9 @@ func (c *Config) Validate() error {
 	if c.BasemapTiles != "" && !(strings.Contains(c.BasemapTiles, "{z}") && strings.Contains(c.BasemapTiles, "{x}") && strings.Contains(c.BasemapTiles, "{y}")) {
 		return fmt.Errorf("--basemap-tiles must be a URL template with {z}, {x} and {y}, not %q", c.BasemapTiles)
 	}
+	if _, err := c.isoParams(); err != nil {
+		return err
+	}
 	if c.MaxUploadMB < 1 {
 		return errors.New("--max-upload-mb must be at least 1")
 	}
@@ -205,4 +218,32 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// isoParams are the accessibility model's parameters: the documented
+// defaults with the configured overrides.
+func (c *Config) isoParams() (isochrone.Params, error) {
+	p := isochrone.DefaultParams()
+	detour, err1 := strconv.ParseFloat(c.IsoDetour, 64)
+	walk, err2 := strconv.ParseFloat(c.IsoWalkKmh, 64)
+	switch {
+	case err1 != nil || detour < 1 || detour > 5:
+		return p, fmt.Errorf("--iso-detour must be a number from 1 to 5, not %q", c.IsoDetour)
+	case err2 != nil || walk <= 0 || walk > 20:
+		return p, fmt.Errorf("--iso-walk-kmh must be a speed above 0 and at most 20, not %q", c.IsoWalkKmh)
+	case c.IsoCellM < 25 || c.IsoCellM > 2000:
+		return p, fmt.Errorf("--iso-cell-m must be from 25 to 2000, not %d", c.IsoCellM)
+	case c.IsoMaxMin < 1 || c.IsoMaxMin > 600:
+		return p, fmt.Errorf("--iso-max-minutes must be from 1 to 600, not %d", c.IsoMaxMin)
+	}
+	p.Detour, p.WalkKmh, p.CellMetres, p.MaxMinutes = detour, walk, float64(c.IsoCellM), float64(c.IsoMaxMin)
+	return p, nil
+}
+
+func isoParamsOrDefault(c *Config) isochrone.Params {
+	p, err := c.isoParams()
+	if err != nil { // Validate ran first; this cannot happen
+		return isochrone.DefaultParams()
+	}
+	return p
 }

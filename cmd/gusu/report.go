@@ -42,7 +42,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer db.Close()
-	svc := access.NewService(db.Pool, layers.NewRegistry(db.Pool, log), log, isochrone.DefaultParams())
+	svc := access.NewService(db.Pool, layers.NewRegistry(db.Pool, log), log, isoParamsOrDefault(cfg))
 	if err := svc.Rebuild(ctx); err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func cmdReportIndicators(ctx context.Context, args []string, stdout, stderr io.W
 	}
 	defer db.Close()
 	reg := layers.NewRegistry(db.Pool, log)
-	acc := access.NewService(db.Pool, reg, log, isochrone.DefaultParams())
+	acc := access.NewService(db.Pool, reg, log, isoParamsOrDefault(cfg))
 	if err := acc.Rebuild(ctx); err != nil {
 		log.Warn("no accessibility network; the 45-minute circle is not computable", "error", err)
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/frontend"
-	"github.com/gusu-gis/gusu/geo/isochrone"
 	"github.com/gusu-gis/gusu/tiles"
 )
 
@@ -84,7 +83,7 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	up.Routes(r)
 	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics, Auth: authn}
 	th.Routes(r)
-	s.access = access.NewService(db.Pool, s.registry, log, isochrone.DefaultParams())
+	s.access = access.NewService(db.Pool, s.registry, log, isoParamsOrDefault(cfg))
 	s.access.Routes(r, log)
 	if ind, err := indicators.NewService(db.Pool, s.registry, s.access, data.Plan); err != nil {
 		log.Error("plan indicators unavailable", "error", err)

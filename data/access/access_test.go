@@ -282,3 +282,27 @@ func TestPlannedLineAndRebuild(t *testing.T) {
 	}
 	t.Logf("苏州站 → 昆山市: %.1f min today, %.1f with the planned line", before, timeTo("planned"))
 }
+
+// Concurrent requests share one network safely (run under -race).
+func TestConcurrentRequests(t *testing.T) {
+	f := newFixture(t)
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		go func(i int) {
+			modes := []string{"walk", "bike", "drive", "transit"}
+			resp, err := http.Get(fmt.Sprintf("%s/api/isochrones?lon=%f&lat=31.3&minutes=10,20&mode=%s", f.srv.URL, 120.55+float64(i)*0.01, modes[i%4]))
+			if err == nil {
+				if resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+				resp.Body.Close()
+			}
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < 16; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

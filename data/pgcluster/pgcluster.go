@@ -147,14 +147,30 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if pid, alive := c.runningPostmaster(); alive {
 		log.Info("attaching to the running cluster", "dir", dir, "pid", pid)
 		c.attached = true
-	} else {
-		if err := c.start(owner, opts); err != nil {
+		if err := c.waitReady(ctx, 60*time.Second); err != nil {
 			return nil, err
 		}
-	}
-	if err := c.waitReady(ctx, 60*time.Second); err != nil {
-		_ = c.Stop(context.Background())
-		return nil, err
+	} else {
+		// After a crash the old server's processes may take a moment to
+		// go, and PostgreSQL refuses to start while their shared memory is
+		// in use: retry a start that fails at once, a few times.
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			if err = c.start(owner, opts); err != nil {
+				return nil, err
+			}
+			err = c.waitReady(ctx, 60*time.Second)
+			if err == nil || !errors.Is(err, errExited) {
+				break
+			}
+			log.Warn("postgres exited during start-up; retrying", "attempt", attempt+1, "error", err)
+			c.cmd = nil
+			time.Sleep(time.Duration(200*(attempt+1)) * time.Millisecond)
+		}
+		if err != nil {
+			_ = c.Stop(context.Background())
+			return nil, err
+		}
 	}
 	if err := c.ensureDatabase(ctx, "gusu"); err != nil {
 		_ = c.Stop(context.Background())
@@ -347,6 +363,22 @@ func (c *Cluster) start(o *owner, opts Options) error {
 	return nil
 }
 
+// errExited marks a postgres that exited before accepting connections.
+var errExited = errors.New("postgres exited during start-up")
+
+// logTail is the end of the server log, for errors.
+func (c *Cluster) logTail() string {
+	b, err := os.ReadFile(c.dir + ".log")
+	if err != nil {
+		return "see " + c.dir + ".log"
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return strings.Join(lines, " | ")
+}
+
 func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -358,7 +390,7 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 		select {
 		case exitErr := <-c.exited:
 			c.exited <- exitErr
-			return fmt.Errorf("postgres exited during start-up (%v); see %s.log", exitErr, c.dir)
+			return fmt.Errorf("%w (%v): %s", errExited, exitErr, c.logTail())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -430,8 +462,13 @@ func (c *Cluster) Stop(ctx context.Context) error {
 // behind. For tests of crash recovery.
 func (c *Cluster) Kill() {
 	if c.cmd != nil {
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		pgid := c.cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-c.exited
+		// Wait for the backends too, as a real crash would leave no process.
+		for i := 0; i < 200 && syscall.Kill(-pgid, 0) == nil; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
 		c.cmd = nil
 	}
 }

@@ -90,17 +90,6 @@ func (h *heap) pop() (float32, int32) {
 // Run computes travel times from the origins (all starting at time 0) up
 // to maxMinutes. Planned rail lines are used only when planned is true.
 func (n *Network) Run(origins []orb.Point, mode Mode, maxMinutes float64, planned bool) (*Times, error) {
-	if n.pool.New == nil {
-		n.poolOnce.Do(func() {
-			n.pool.New = func() any {
-				t := make([]float32, n.nodes)
-				for i := range t {
-					t[i] = float32(math.Inf(1))
-				}
-				return &t
-			}
-		})
-	}
 	speed := n.Params.speed(mode) / 3.6 / n.Params.Detour // m/s along the crow line
 	if speed <= 0 {
 		return nil, fmt.Errorf("unknown mode %q", mode)
@@ -196,6 +185,17 @@ func (n *Network) reset(t []float32, touched []int32) {
 
 // poolState is embedded in Network for per-query buffers.
 type poolState struct {
-	pool     sync.Pool
-	poolOnce sync.Once
+	pool sync.Pool
+}
+
+// initPool sets up the per-query buffers; called once, by Build, before
+// the network is shared.
+func (n *Network) initPool() {
+	n.pool.New = func() any {
+		t := make([]float32, n.nodes)
+		for i := range t {
+			t[i] = float32(math.Inf(1))
+		}
+		return &t
+	}
 }

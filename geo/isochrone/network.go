@@ -217,6 +217,7 @@ func Build(in Input) (*Network, error) {
 	for i := 1; i < len(n.first); i++ {
 		n.first[i] += n.first[i-1]
 	}
+	n.initPool()
 	return n, nil
 }
 
