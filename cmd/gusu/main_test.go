@@ -274,3 +274,30 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 		t.Fatalf("addr %q log format %q", cfg.Addr, cfg.LogFormat)
 	}
 }
+
+// The README's configuration table documents every setting with its
+// environment variable and default, so the two cannot drift apart.
+func TestREADMEDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range configKeys {
+		row := ""
+		for _, line := range strings.Split(string(readme), "\n") {
+			if strings.HasPrefix(line, "| `--"+k.flag+"` |") {
+				row = line
+			}
+		}
+		if row == "" {
+			t.Errorf("README has no row for --%s", k.flag)
+			continue
+		}
+		if !strings.Contains(row, "`"+k.env+"`") {
+			t.Errorf("README row for --%s lacks %s", k.flag, k.env)
+		}
+		if k.def != "" && !strings.Contains(row, "`"+k.def+"`") {
+			t.Errorf("README row for --%s lacks the default %q", k.flag, k.def)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -195,7 +196,7 @@ func openZippedShapefile(file string, opts Options) (*source, error) {
 	default:
 		pick = shps[0]
 	}
-	r, err := shp.Open(zr, pick, shp.Options{Encoding: opts.Encoding})
+	r, err := shp.Open(newLimitFS(&zr.Reader), pick, shp.Options{Encoding: opts.Encoding})
 	if err != nil {
 		if errors.Is(err, shp.ErrFormat) {
 			return fail(badInput(err.Error()))
@@ -248,4 +249,54 @@ func encodingName(r *shp.Reader) string {
 		return "UTF-8, else GB18030 (no .cpg)"
 	}
 	return r.Encoding
+}
+
+// limitFS enforces the zip limits on the bytes actually decompressed, not
+// only on the sizes the headers declare (which a crafted archive can fake):
+// each entry may expand at most maxZipRatio times its compressed size, and
+// the archive at most maxZipUncompressed in all.
+type limitFS struct {
+	z     *zip.Reader
+	total *int64
+}
+
+func newLimitFS(z *zip.Reader) fs.FS {
+	var n int64
+	return limitFS{z: z, total: &n}
+}
+
+func (l limitFS) Open(name string) (fs.File, error) {
+	f, err := l.z.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(maxZipUncompressed)
+	for _, zf := range l.z.File {
+		if zf.Name == name {
+			limit = int64(zf.CompressedSize64)*maxZipRatio + 1<<20
+		}
+	}
+	return &limitFile{File: f, name: name, left: limit, total: l.total}, nil
+}
+
+func (l limitFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(l.z, name) }
+
+type limitFile struct {
+	fs.File
+	name  string
+	left  int64
+	total *int64
+}
+
+func (f *limitFile) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	f.left -= int64(n)
+	*f.total += int64(n)
+	if f.left < 0 {
+		return n, badInput(fmt.Sprintf("the zip entry %q expands more than %d-fold: refused as a possible zip bomb", f.name, maxZipRatio))
+	}
+	if *f.total > maxZipUncompressed {
+		return n, badInput(fmt.Sprintf("the zip expands beyond %d MiB: refused", maxZipUncompressed>>20))
+	}
+	return n, err
 }
