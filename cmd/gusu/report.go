@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/access"
+	"github.com/gusu-gis/gusu/data/database"
 	"github.com/gusu-gis/gusu/data/indicators"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/geo/isochrone"
@@ -28,23 +30,14 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fs := flag.NewFlagSet("report accessibility", flag.ContinueOnError)
 	from := fs.String("from", "station:苏州", "origin: station:<id or name> or town:<code> (default: Suzhou railway station, for the central city)")
-	format := fs.String("format", "table", "table or json")
-	cfg, _, err := parseConfigWith("report accessibility", args[1:], stderr, databaseKeys, fs)
+	env, format, err := openReport(ctx, "report accessibility", args[1:], stderr, fs)
 	if err != nil {
 		return err
 	}
-	if *format != "table" && *format != "json" {
-		return fmt.Errorf("%w: --format must be table or json", errUsage)
-	}
-	log := cfg.logger(stderr)
-	db, err := openDatabase(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	svc := access.NewService(db.Pool, layers.NewRegistry(db.Pool, log), log, isoParamsOrDefault(cfg))
-	if err := svc.Rebuild(ctx); err != nil {
-		return err
+	defer env.close()
+	svc := env.access
+	if env.accessErr != nil {
+		return env.accessErr
 	}
 	origin, err := svc.Resolve(*from)
 	if err != nil {
@@ -98,26 +91,15 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func cmdReportIndicators(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report indicators", flag.ContinueOnError)
-	format := fs.String("format", "table", "table or json")
-	cfg, _, err := parseConfigWith("report indicators", args, stderr, databaseKeys, fs)
+	env, format, err := openReport(ctx, "report indicators", args, stderr, fs)
 	if err != nil {
 		return err
 	}
-	if *format != "table" && *format != "json" {
-		return fmt.Errorf("%w: --format must be table or json", errUsage)
+	defer env.close()
+	if env.accessErr != nil {
+		env.log.Warn("no accessibility network; the 45-minute circle is not computable", "error", env.accessErr)
 	}
-	log := cfg.logger(stderr)
-	db, err := openDatabase(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	reg := layers.NewRegistry(db.Pool, log)
-	acc := access.NewService(db.Pool, reg, log, isoParamsOrDefault(cfg))
-	if err := acc.Rebuild(ctx); err != nil {
-		log.Warn("no accessibility network; the 45-minute circle is not computable", "error", err)
-	}
-	svc, err := indicators.NewService(db.Pool, reg, acc, data.Plan)
+	svc, err := indicators.NewService(env.db.Pool, env.registry, env.access, data.Plan)
 	if err != nil {
 		return err
 	}
@@ -154,4 +136,38 @@ func cmdReportIndicators(ctx context.Context, args []string, stdout, stderr io.W
 	}
 	fmt.Fprintf(stdout, "\nsource of the plan's figures: %s\n", svc.Plan().Source)
 	return nil
+}
+
+// reportEnv is what the report commands share: the database, a registry
+// and a built accessibility network (accessErr if it could not be built).
+type reportEnv struct {
+	db        *database.DB
+	registry  *layers.Registry
+	access    *access.Service
+	accessErr error
+	log       *slog.Logger
+}
+
+func (e *reportEnv) close() { e.db.Close() }
+
+// openReport parses a report command's flags (its own on fs, plus
+// --format and the database flags) and opens what reports need.
+func openReport(ctx context.Context, name string, args []string, stderr io.Writer, fs *flag.FlagSet) (*reportEnv, *string, error) {
+	format := fs.String("format", "table", "table or json")
+	cfg, _, err := parseConfigWith(name, args, stderr, databaseKeys, fs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if *format != "table" && *format != "json" {
+		return nil, nil, fmt.Errorf("%w: --format must be table or json", errUsage)
+	}
+	log := cfg.logger(stderr)
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	env := &reportEnv{db: db, registry: layers.NewRegistry(db.Pool, log), log: log}
+	env.access = access.NewService(db.Pool, env.registry, log, isoParamsOrDefault(cfg))
+	env.accessErr = env.access.Rebuild(ctx)
+	return env, format, nil
 }
