@@ -27,16 +27,38 @@ ensure_postgis() {
 	fi
 }
 
-# A Go toolchain: the one on PATH, /usr/local/go, or Debian's (which then
-# fetches the version go.mod asks for through the Go module proxy).
+# A Go toolchain new enough for go.mod: the one on PATH or in /usr/local/go,
+# else the official toolchain module that go.mod names, from the Go module
+# proxy (the route `GOTOOLCHAIN` itself takes), unpacked under
+# ~/.cache/gusu. Debian 12's own golang-go (1.19) is too old for either.
+go_ok() {
+	command -v go >/dev/null 2>&1 || return 1
+	v=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+	[ -n "$v" ] || return 1
+	major=${v%%.*}; rest=${v#*.}; minor=${rest%%.*}
+	[ "$major" -gt 1 ] || [ "$minor" -ge 21 ] # from 1.21 go fetches what go.mod needs
+}
+
 ensure_go() {
-	if ! command -v go >/dev/null 2>&1; then
-		if [ -x /usr/local/go/bin/go ]; then
-			export PATH="/usr/local/go/bin:$PATH"
-		else
-			echo "gusu: installing Go (apt-get golang-go)" >&2
-			apt_install golang-go ca-certificates git
+	if ! go_ok && [ -x /usr/local/go/bin/go ]; then
+		export PATH="/usr/local/go/bin:$PATH"
+	fi
+	if ! go_ok; then
+		want=$(sed -n 's/^go \([0-9.]*\)$/\1/p' go.mod)
+		arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+		dir="$HOME/.cache/gusu/go$want"
+		if [ ! -x "$dir/bin/go" ]; then
+			command -v curl >/dev/null 2>&1 && command -v unzip >/dev/null 2>&1 || apt_install curl unzip ca-certificates
+			echo "gusu: fetching Go $want from the Go module proxy" >&2
+			tmp=$(mktemp -d)
+			curl -fsSL "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$want.linux-$arch.zip" -o "$tmp/go.zip"
+			unzip -q "$tmp/go.zip" -d "$tmp"
+			mkdir -p "$(dirname "$dir")"
+			rm -rf "$dir"
+			mv "$tmp/golang.org/toolchain@v0.0.1-go$want.linux-$arch" "$dir"
+			rm -rf "$tmp"
 		fi
+		export PATH="$dir/bin:$PATH"
 	fi
 	export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 	# The OSM PBF reader decompresses with the system zlib when cgo is on.
