@@ -103,6 +103,9 @@ type Registry struct {
 	log  *slog.Logger
 
 	snap atomic.Pointer[snapshot]
+	// gen counts invalidations: a snapshot whose load began before the
+	// latest one is not stored (it may predate the change).
+	gen atomic.Uint64
 	// synced is true while a LISTEN connection is up; only then may
 	// snapshots be cached.
 	synced atomic.Bool
@@ -131,6 +134,7 @@ func (r *Registry) OnChange(f ChangeFunc) {
 }
 
 func (r *Registry) changed(layer string) {
+	r.gen.Add(1)
 	r.snap.Store(nil)
 	r.subMu.Lock()
 	subs := append([]ChangeFunc(nil), r.subs...)
@@ -139,6 +143,12 @@ func (r *Registry) changed(layer string) {
 		f(layer)
 	}
 }
+
+// Invalidate drops what is cached about layer ("" for all) at once, as a
+// change notification would. Writers in this process call it after they
+// commit, so that their own next read can never see the old version while
+// the NOTIFY is still on its way; other instances rely on the NOTIFY.
+func (r *Registry) Invalidate(layer string) { r.changed(layer) }
 
 // List returns all layers, sorted by name.
 func (r *Registry) List(ctx context.Context) ([]*Layer, error) {
@@ -174,11 +184,12 @@ func (r *Registry) current(ctx context.Context) (*snapshot, error) {
 	if s := r.snap.Load(); s != nil && r.synced.Load() {
 		return s, nil
 	}
+	gen := r.gen.Load()
 	s, err := r.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if r.synced.Load() {
+	if r.synced.Load() && r.gen.Load() == gen {
 		r.snap.Store(s)
 	}
 	return s, nil

@@ -29,6 +29,15 @@ type API struct {
 	MaxUploadBytes int64
 	// TempDir receives spooled uploads; empty: the system's.
 	TempDir string
+	// Committed, if set, is called with the layer after each committed
+	// change (upload, restore, creation), before the response is sent.
+	Committed func(layer string)
+}
+
+func (a *API) committed(layer string) {
+	if a.Committed != nil {
+		a.Committed(layer)
+	}
 }
 
 // Routes registers the API's routes on r.
@@ -68,6 +77,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	if err := CreateLayer(r.Context(), a.Pool, spec, tok.Name); err != nil {
 		return apiError(err)
 	}
+	a.committed(spec.Name)
 	httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"layer": spec.Name, "version": 0,
 		"links": map[string]string{"uploads": "/api/layers/" + spec.Name + "/uploads", "self": "/api/layers/" + spec.Name}})
 	return nil
@@ -111,6 +121,7 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
+	a.committed(opts.Layer)
 	a.Log.Info("upload committed", "layer", rep.Layer, "version", rep.Version, "features", rep.FeaturesWritten, "by", tok.Name, "took_ms", rep.TookMS)
 	httpapi.WriteJSON(w, http.StatusCreated, rep)
 	return nil
@@ -210,6 +221,7 @@ func (a *API) restore(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
+	a.committed(mux.Vars(r)["name"])
 	httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"layer": mux.Vars(r)["name"], "version": ver, "layer_version": layerVersion})
 	return nil
 }
