@@ -222,3 +222,63 @@ func TestTokenCreatePrintsOnlyTheToken(t *testing.T) {
 		t.Fatal("accepted role god")
 	}
 }
+
+// A private layer: invisible in the catalog and closed (401) without a
+// token, open to a viewer token by header or ?token= (embedded maps),
+// including its tiles and TileJSON, whose tile URLs carry the token.
+func TestPrivateLayers(t *testing.T) {
+	url := dbtest.NewDatabase(t, false)
+	root, _ := dbtest.TempDir()
+	defer os.RemoveAll(root)
+	g := startGusu(t, "--database-url", url, "--data-dir", filepath.Join(root, "var"))
+	ctx := context.Background()
+	pool := dbtest.Pool(t, url)
+	editor, _ := auth.Create(ctx, pool, "staff", auth.Editor)
+	viewer, _ := auth.Create(ctx, pool, "planner", auth.Viewer)
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/api/layers", strings.NewReader(`{"name":"secret_zones","kind":"zone","private":true}`))
+	req.Header.Set("Authorization", "Bearer "+editor)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %v %v", resp, err)
+	}
+	if s, rep := uploadFile(t, g.url, "secret_zones", editor, "z.geojson", squares(4, 120.60)); s != 201 {
+		t.Fatalf("upload: %d %v", s, rep)
+	}
+	tl := maptile.At(orb.Point{120.6005, 31.2005}, 12)
+	tilePath := fmt.Sprintf("/tiles/secret_zones/%d/%d/%d.mvt", tl.Z, tl.X, tl.Y)
+	get := func(path, token string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, g.url+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	for _, path := range []string{"/api/layers/secret_zones", "/api/layers/secret_zones/features", tilePath, "/tiles/secret_zones.json", "/api/layers/secret_zones/versions"} {
+		if s, b := get(path, ""); s != 401 || !strings.Contains(string(b), "token") {
+			t.Errorf("%s without a token: %d %s", path, s, b)
+		}
+		if s, _ := get(path, "gusu_wrong"); s != 401 {
+			t.Errorf("%s with a bad token: %d", path, s)
+		}
+		if s, b := get(path, viewer); s != 200 {
+			t.Errorf("%s with a viewer token: %d %s", path, s, b)
+		}
+	}
+	if s, _ := get(tilePath+"?token="+viewer, ""); s != 200 {
+		t.Errorf("tile with ?token=: %d", s)
+	}
+	if _, b := get("/api/layers", ""); strings.Contains(string(b), "secret_zones") {
+		t.Error("the catalog lists a private layer to an anonymous client")
+	}
+	if _, b := get("/api/layers", viewer); !strings.Contains(string(b), "secret_zones") {
+		t.Error("the catalog hides a private layer from a viewer")
+	}
+	if _, b := get("/tiles/secret_zones.json?token="+viewer, ""); !strings.Contains(string(b), "token="+viewer) {
+		t.Errorf("TileJSON tile URLs do not carry the token: %s", b)
+	}
+}
