@@ -90,3 +90,12 @@ ensure_pgrouting() {
 		apt_install postgresql-15-pgrouting
 	fi
 }
+
+# A C compiler: the race detector (go test -race) needs cgo. Plain builds
+# do without (Go turns cgo off when there is no compiler).
+ensure_cc() {
+	if ! command -v gcc >/dev/null 2>&1; then
+		echo "gusu: installing gcc (apt-get) for the race detector" >&2
+		apt_install gcc libc6-dev
+	fi
+}

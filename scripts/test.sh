@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_postgis
 ensure_pgrouting
+ensure_cc
 ensure_go
 ensure_browser
 
