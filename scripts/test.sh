@@ -26,4 +26,4 @@ done
 (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
 go build -o bin/gusu ./cmd/gusu
 GUSU_BIN="$PWD/bin/gusu" GUSU_ARTIFACTS="$PWD/.artifacts/browser" \
-	node --test --test-concurrency=1 frontend/test/*.test.mjs
+	node --test frontend/test/*.test.mjs
