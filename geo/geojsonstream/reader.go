@@ -9,6 +9,7 @@
 package geojsonstream
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -38,9 +39,14 @@ type Reader struct {
 	emitted                    bool
 }
 
-// NewReader starts reading r.
+// NewReader starts reading r. A leading UTF-8 byte-order mark (written by
+// some Windows tools) is skipped.
 func NewReader(r io.Reader) *Reader {
-	d := json.NewDecoder(r)
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(3); err == nil && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		_, _ = br.Discard(3)
+	}
+	d := json.NewDecoder(br)
 	d.UseNumber()
 	return &Reader{dec: d}
 }

@@ -110,3 +110,10 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestByteOrderMark(t *testing.T) {
+	fs, _, err := readAll(t, "\xef\xbb\xbf"+`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"名称":"木渎"},"geometry":{"type":"Point","coordinates":[120.5,31.2]}}]}`)
+	if err != nil || len(fs) != 1 || fs[0].Skip != "" {
+		t.Fatalf("GeoJSON with a BOM: %+v, %v", fs, err)
+	}
+}
