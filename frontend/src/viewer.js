@@ -250,7 +250,15 @@ async function addBasemap() {
   }
 }
 
+// The sources' attribution is long: keep it behind MapLibre's ⓘ button
+// (one tap away) instead of covering the bottom of the map.
+function collapseAttribution() {
+  const el = map.getContainer().querySelector('.maplibregl-ctrl-attrib');
+  if (el) el.classList.remove('maplibregl-compact-show');
+}
+
 map.on('load', async () => {
+  collapseAttribution();
   await addBasemap();
   applyFilters();
   renderPanel();
