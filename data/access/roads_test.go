@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 	"time"
 
@@ -163,5 +162,4 @@ func TestRoadsFromOSMAgreeWithPgRouting(t *testing.T) {
 			t.Logf("%s from node %d: %d nodes, largest difference %.4f s", mode, o, reached, worst)
 		}
 	}
-	_ = url.QueryEscape
 }

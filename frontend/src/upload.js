@@ -4,7 +4,7 @@ import { getJSON, escapeHTML } from './common.js';
 
 const NEW = '__new__';
 
-export function setupUpload({ map, t, onCatalogChange, layerNames }) {
+export function setupUpload({ map, t, onCatalogChange }) {
   const $ = (id) => document.getElementById(id);
   const token = $('up-token');
   token.value = sessionStorage.getItem('gusu.token') || '';
@@ -142,5 +142,4 @@ export function setupUpload({ map, t, onCatalogChange, layerNames }) {
       box.innerHTML = `<p class="error">${escapeHTML(err.message)}</p>`;
     }
   }
-  void layerNames;
 }

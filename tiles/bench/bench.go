@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -336,7 +335,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	rep := &Report{Bands: []string{"z5–9", "z10–14"}, Configs: []string{"baseline (pg_tileserv query)", "gusu cold (cache off)", "gusu warm (cache on)"}, Stats: map[string]map[string]Stats{}}
-	_ = baselineHandler
 	record := func(name string, rs []result, wall time.Duration) {
 		rep.Stats[name] = map[string]Stats{"z5–9": summarise(rs, wall, 5, 9), "z10–14": summarise(rs, wall, 10, 14)}
 	}
@@ -398,8 +396,6 @@ func (r *Report) Print(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	base := r.Stats[r.Configs[0]]
-	names := []string{r.Configs[1], r.Configs[2]}
-	sort.Strings(names)
 	for _, c := range []string{r.Configs[1], r.Configs[2]} {
 		for _, b := range r.Bands {
 			s := r.Stats[c][b]
