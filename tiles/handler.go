@@ -146,7 +146,7 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	etag, err := h.Server.ETag(r.Context(), req)
+	p, err := h.Server.plan(r.Context(), req)
 	if err != nil {
 		if _, unknown := errors.AsType[*layers.UnknownLayerError](err); unknown {
 			label = "unknown"
@@ -155,18 +155,18 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("ETag", etag)
+	hdr.Set("ETag", p.etag)
 	hdr.Set("Cache-Control", h.CacheControl)
 	if private {
 		hdr.Set("Cache-Control", "private, no-cache")
 	}
 	hdr.Set("Vary", "Accept-Encoding")
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+	if etagMatches(r.Header.Get("If-None-Match"), p.etag) {
 		status = http.StatusNotModified
 		w.WriteHeader(status)
 		return
 	}
-	t, err := h.Server.Tile(r.Context(), req)
+	t, err := h.Server.tileFor(r.Context(), req.Tile, p)
 	if err != nil {
 		fail(err)
 		return

@@ -115,10 +115,10 @@ type plan struct {
 	etag   string
 }
 
-// Plan resolves a request against the registry without touching feature
+// plan resolves a request against the registry without touching feature
 // data: unknown layers are an *layers.UnknownLayerError, layers outside
 // their zoom range are left out.
-func (s *Server) Plan(ctx context.Context, req Request) (*plan, error) {
+func (s *Server) plan(ctx context.Context, req Request) (*plan, error) {
 	t := req.Tile
 	if t.Z > MaxZoom || !t.Valid() {
 		return nil, &BadRequestError{Msg: fmt.Sprintf("tile %d/%d/%d is outside the tile grid (x and y must be below 2^z = %d, z at most %d)", t.Z, t.X, t.Y, uint64(1)<<min(t.Z, 63), MaxZoom)}
@@ -178,27 +178,25 @@ func (s *Server) Plan(ctx context.Context, req Request) (*plan, error) {
 	return p, nil
 }
 
-// ETag returns the tile's ETag without making it, for conditional requests.
-func (s *Server) ETag(ctx context.Context, req Request) (string, error) {
-	p, err := s.Plan(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	return p.etag, nil
-}
-
 // Tile returns the tile, from the cache or the database.
 func (s *Server) Tile(ctx context.Context, req Request) (*Tile, error) {
-	p, err := s.Plan(ctx, req)
+	p, err := s.plan(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	return s.tileFor(ctx, req.Tile, p)
+}
+
+// tileFor makes or fetches the tile p describes. The handler plans once and
+// answers If-None-Match from p.etag before calling it, so a conditional
+// request never renders and the ETag sent always matches the body.
+func (s *Server) tileFor(ctx context.Context, t maptile.Tile, p *plan) (*Tile, error) {
 	if len(p.layers) == 0 {
 		return &Tile{ETag: p.etag}, nil
 	}
-	if t, ok := s.cache.Get(p.key); ok {
+	if cached, ok := s.cache.Get(p.key); ok {
 		s.metrics.cacheHit()
-		return t, nil
+		return cached, nil
 	}
 	s.metrics.cacheMiss()
 	// Identical misses share one query, canceled only when every caller
@@ -206,12 +204,12 @@ func (s *Server) Tile(ctx context.Context, req Request) (*Tile, error) {
 	return s.group.do(ctx, p.key, func(ctx context.Context) (*Tile, error) {
 		qctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
-		t, err := s.render(qctx, req.Tile, p)
+		tile, err := s.render(qctx, t, p)
 		if err != nil {
 			return nil, err
 		}
-		s.cache.Add(p.key, p.names, t)
-		return t, nil
+		s.cache.Add(p.key, p.names, tile)
+		return tile, nil
 	})
 }
 
