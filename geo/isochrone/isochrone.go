@@ -1,8 +1,9 @@
 package isochrone
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geo"
@@ -34,24 +35,40 @@ func (n *Network) Isochrones(req Request) (*Result, error) {
 	if len(req.Origins) == 0 {
 		return nil, fmt.Errorf("no origin")
 	}
-	mins := append([]float64(nil), req.Minutes...)
-	sort.Sort(sort.Reverse(sort.Float64Slice(mins)))
-	if len(mins) == 0 || mins[len(mins)-1] <= 0 {
-		return nil, fmt.Errorf("band minutes must be positive")
+	mins, err := bandMinutes(req.Minutes)
+	if err != nil {
+		return nil, err
 	}
 	times, err := n.Run(req.Origins, req.Mode, mins[0], req.Planned)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Times: times}
+	return &Result{Times: times, Bands: n.Grid.bands(mins, times.t)}, nil
+}
+
+// bandMinutes returns the band limits largest first, so the first bounds
+// the search.
+func bandMinutes(minutes []float64) ([]float64, error) {
+	mins := slices.Clone(minutes)
+	slices.SortFunc(mins, func(a, b float64) int { return cmp.Compare(b, a) })
+	if len(mins) == 0 || mins[len(mins)-1] <= 0 {
+		return nil, fmt.Errorf("band minutes must be positive")
+	}
+	return mins, nil
+}
+
+// bands contours a travel-time surface (seconds per grid cell) once per
+// limit in mins.
+func (g *Grid) bands(mins []float64, surface []float32) []Band {
+	out := make([]Band, 0, len(mins))
 	for _, m := range mins {
 		limit := float32(m * 60)
-		mp := n.Grid.Contour(func(c int) bool { return times.t[c] <= limit })
+		mp := g.Contour(func(c int) bool { return surface[c] <= limit })
 		area := 0.0
 		for _, p := range mp {
 			area += geo.Area(p)
 		}
-		res.Bands = append(res.Bands, Band{Minutes: m, Geometry: mp, AreaKm2: area / 1e6})
+		out = append(out, Band{Minutes: m, Geometry: mp, AreaKm2: area / 1e6})
 	}
-	return res, nil
+	return out
 }

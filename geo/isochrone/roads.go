@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/geo"
 )
 
 // RoadEdge is one stretch of road between two nodes (indexes).
@@ -196,13 +195,11 @@ func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64)
 // foot (at most a few hundred metres). The surface is contoured like the
 // off-network one.
 func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
-	if len(req.Minutes) == 0 {
-		return nil, fmt.Errorf("no bands")
+	mins, err := bandMinutes(req.Minutes)
+	if err != nil {
+		return nil, err
 	}
-	maxMin := 0.0
-	for _, m := range req.Minutes {
-		maxMin = math.Max(maxMin, m)
-	}
+	maxMin := mins[0]
 	times, err := r.NodeTimes(req.Origins, req.Mode, maxMin)
 	if err != nil {
 		return nil, err
@@ -280,25 +277,7 @@ func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
 			}
 		}
 	}
-	res := &RoadResult{NodeTimes: times, surface: surface, grid: g}
-	sorted := append([]float64(nil), req.Minutes...)
-	for i := 0; i < len(sorted); i++ {
-		for j := i + 1; j < len(sorted); j++ {
-			if sorted[j] > sorted[i] {
-				sorted[i], sorted[j] = sorted[j], sorted[i]
-			}
-		}
-	}
-	for _, m := range sorted {
-		limit := float32(m * 60)
-		mp := g.Contour(func(c int) bool { return surface[c] <= limit })
-		area := 0.0
-		for _, p := range mp {
-			area += geo.Area(p)
-		}
-		res.Bands = append(res.Bands, Band{Minutes: m, Geometry: mp, AreaKm2: area / 1e6})
-	}
-	return res, nil
+	return &RoadResult{Bands: g.bands(mins, surface), NodeTimes: times, surface: surface, grid: g}, nil
 }
 
 // RoadResult holds road bands and the times they came from.
