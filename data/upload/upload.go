@@ -178,7 +178,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 	}
 	// GCJ-02 must be undone in Go (PostGIS has no such datum), so a file
 	// declared GCJ-02 is converted while streaming.
-	st := &stager{src: src, rep: rep, gcj: userCRS != nil && userCRS.GCJ02, keys: map[string]string{}, seenKeys: map[string]bool{}}
+	st := &stager{src: src, rep: rep, gcj: userCRS != nil && userCRS.GCJ02, keys: map[string]string{}, used: map[string]bool{}}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{"gusu_stage"}, []string{"idx", "props", "wkb"}, st)
 	if st.err != nil {
 		// The file failed mid-stream; PostgreSQL only reports the aborted COPY.
@@ -286,10 +286,9 @@ type stager struct {
 	row      []any
 	err      error
 	// keys maps a file attribute name to its normalised column name.
-	keys     map[string]string
-	seenKeys map[string]bool
-	order    []string // normalised names in first-seen order
-	used     map[string]bool
+	keys  map[string]string
+	order []string        // normalised names in first-seen order
+	used  map[string]bool // column names taken, so two attributes never share one
 }
 
 func (s *stager) Next() bool {
@@ -377,9 +376,6 @@ func normaliseName(s string) string {
 }
 
 func (s *stager) normalise(f feature.Feature) ([]byte, error) {
-	if s.used == nil {
-		s.used = map[string]bool{}
-	}
 	names := f.Order
 	if len(names) != len(f.Properties) {
 		names = names[:0:0]
