@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -141,7 +140,7 @@ func encodeCollection(fc *geojson.FeatureCollection) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"type":"FeatureCollection","features":[`)
 	for i, f := range fc.Features {
-		f.Geometry = roundGeometry(f.Geometry)
+		f.Geometry = orb.Round(f.Geometry, 1e7)
 		fb, err := json.Marshal(f)
 		if err != nil {
 			return nil, err
@@ -154,40 +153,6 @@ func encodeCollection(fc *geojson.FeatureCollection) ([]byte, error) {
 	}
 	b.WriteString("\n]}\n")
 	return b.Bytes(), nil
-}
-
-func round7(x float64) float64 { return math.Round(x*1e7) / 1e7 }
-
-func roundGeometry(g orb.Geometry) orb.Geometry {
-	switch g := g.(type) {
-	case orb.Point:
-		return orb.Point{round7(g[0]), round7(g[1])}
-	case orb.MultiPoint:
-		for i := range g {
-			g[i] = roundGeometry(g[i]).(orb.Point)
-		}
-	case orb.LineString:
-		for i := range g {
-			g[i] = roundGeometry(g[i]).(orb.Point)
-		}
-	case orb.MultiLineString:
-		for i := range g {
-			roundGeometry(g[i])
-		}
-	case orb.Ring:
-		for i := range g {
-			g[i] = roundGeometry(g[i]).(orb.Point)
-		}
-	case orb.Polygon:
-		for i := range g {
-			roundGeometry(g[i])
-		}
-	case orb.MultiPolygon:
-		for i := range g {
-			roundGeometry(g[i])
-		}
-	}
-	return g
 }
 
 func readJSON(path string, v any) error {
