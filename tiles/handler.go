@@ -86,6 +86,10 @@ func apiError(err error) error {
 	var unknown *layers.UnknownLayerError
 	switch {
 	case errors.As(err, &bad):
+		if bad.Detail == nil {
+			// A nil map in the any parameter would be written as "detail": null.
+			return httpapi.BadRequest(bad.Msg, nil)
+		}
 		return httpapi.BadRequest(bad.Msg, bad.Detail)
 	case errors.As(err, &unknown):
 		return httpapi.NotFound(unknown.Error(), map[string]any{"layer": unknown.Name, "known": unknown.Known})

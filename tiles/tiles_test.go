@@ -277,6 +277,9 @@ func TestStatusCodes(t *testing.T) {
 				if json.Unmarshal(body, &e) != nil || e["error"] == nil {
 					t.Fatalf("error body is not JSON: %s", body)
 				}
+				if d, ok := e["detail"]; ok && d == nil {
+					t.Fatalf("error body has \"detail\": null: %s", body)
+				}
 			}
 		})
 	}
