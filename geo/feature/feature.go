@@ -53,7 +53,7 @@ func Check(g orb.Geometry) string {
 		return "GeometryCollection: split it into points, lines or polygons"
 	}
 	empty, bad := true, false
-	Visit(g, func(p orb.Point) {
+	visit(g, func(p orb.Point) {
 		empty = false
 		if math.IsNaN(p[0]) || math.IsNaN(p[1]) || math.IsInf(p[0], 0) || math.IsInf(p[1], 0) {
 			bad = true
@@ -68,8 +68,8 @@ func Check(g orb.Geometry) string {
 	return ""
 }
 
-// Visit calls f for every vertex of g.
-func Visit(g orb.Geometry, f func(orb.Point)) {
+// visit calls f for every vertex of g.
+func visit(g orb.Geometry, f func(orb.Point)) {
 	switch g := g.(type) {
 	case orb.Point:
 		f(g)
@@ -83,7 +83,7 @@ func Visit(g orb.Geometry, f func(orb.Point)) {
 		}
 	case orb.MultiLineString:
 		for _, l := range g {
-			Visit(l, f)
+			visit(l, f)
 		}
 	case orb.Ring:
 		for _, p := range g {
@@ -91,15 +91,15 @@ func Visit(g orb.Geometry, f func(orb.Point)) {
 		}
 	case orb.Polygon:
 		for _, r := range g {
-			Visit(r, f)
+			visit(r, f)
 		}
 	case orb.MultiPolygon:
 		for _, p := range g {
-			Visit(p, f)
+			visit(p, f)
 		}
 	case orb.Collection:
 		for _, c := range g {
-			Visit(c, f)
+			visit(c, f)
 		}
 	}
 }

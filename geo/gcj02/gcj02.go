@@ -14,6 +14,7 @@ import (
 	"math"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/project"
 )
 
 // Krasovsky 1940 ellipsoid, which the GCJ-02 algorithm is defined on.
@@ -90,55 +91,10 @@ func transformLon(x, y float64) float64 {
 // GeometryToWGS84 converts every vertex of g from GCJ-02 to WGS84, in place
 // where g's type allows, and returns the converted geometry.
 func GeometryToWGS84(g orb.Geometry) orb.Geometry {
-	return mapPoints(g, ToWGS84)
+	return project.Geometry(g, ToWGS84)
 }
 
 // GeometryFromWGS84 converts every vertex of g from WGS84 to GCJ-02.
 func GeometryFromWGS84(g orb.Geometry) orb.Geometry {
-	return mapPoints(g, FromWGS84)
-}
-
-func mapPoints(g orb.Geometry, f func(orb.Point) orb.Point) orb.Geometry {
-	switch g := g.(type) {
-	case orb.Point:
-		return f(g)
-	case orb.MultiPoint:
-		for i := range g {
-			g[i] = f(g[i])
-		}
-		return g
-	case orb.LineString:
-		for i := range g {
-			g[i] = f(g[i])
-		}
-		return g
-	case orb.MultiLineString:
-		for i := range g {
-			mapPoints(g[i], f)
-		}
-		return g
-	case orb.Ring:
-		for i := range g {
-			g[i] = f(g[i])
-		}
-		return g
-	case orb.Polygon:
-		for i := range g {
-			mapPoints(g[i], f)
-		}
-		return g
-	case orb.MultiPolygon:
-		for i := range g {
-			mapPoints(g[i], f)
-		}
-		return g
-	case orb.Collection:
-		for i := range g {
-			g[i] = mapPoints(g[i], f)
-		}
-		return g
-	case orb.Bound:
-		return orb.Bound{Min: f(g.Min), Max: f(g.Max)}
-	}
-	return g
+	return project.Geometry(g, FromWGS84)
 }
