@@ -210,10 +210,18 @@ func (s *Service) build(ctx context.Context, tables map[string]string) (*built, 
 		return nil, fmt.Errorf("read water bodies: %w", err)
 	}
 	landG, err := geometryOf(landWKB)
-	if err != nil || landG == nil {
+	if err != nil {
+		return nil, fmt.Errorf("decode the land: %w", err)
+	}
+	if landG == nil {
 		return nil, fmt.Errorf("the town system has no polygons to take as the region's land")
 	}
-	waterG, _ := geometryOf(waterWKB)
+	// A water geometry that fails to decode would silently make lakes
+	// passable, so it is an error like the land's.
+	waterG, err := geometryOf(waterWKB)
+	if err != nil {
+		return nil, fmt.Errorf("decode water bodies: %w", err)
+	}
 	in := isochrone.Input{Land: asMulti(landG), Water: asMulti(waterG), Params: s.params}
 	in.Bound = landG.Bound()
 
