@@ -259,7 +259,8 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 	req := isochrone.Request{Origins: q.Origins, Mode: q.Mode, Minutes: q.Minutes, Planned: q.Planned}
 	var bands []isochrone.Band
 	var times surface
-	if b.useRoads(q) {
+	roads := b.useRoads(q)
+	if roads {
 		res, err := b.roads.Isochrones(req)
 		if err != nil {
 			return nil, originError(err)
@@ -295,7 +296,7 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 			"population_note": "sum of the populations the data gives (county-level cities and a few towns only)"}
 		fc.Append(f)
 	}
-	fc.ExtraMembers = geojson.Properties{"metadata": s.metadata(b, q, time.Since(start))}
+	fc.ExtraMembers = geojson.Properties{"metadata": s.metadata(b, roads, q, time.Since(start))}
 	return fc, nil
 }
 
@@ -307,14 +308,15 @@ func originError(err error) error {
 	return err
 }
 
-func (s *Service) metadata(b *built, q Query, took time.Duration) map[string]any {
+// metadata describes how q was answered; roads is what useRoads decided.
+func (s *Service) metadata(b *built, roads bool, q Query, took time.Duration) map[string]any {
 	scenario := "existing"
 	if q.Planned {
 		scenario = "planned"
 	}
 	network, note := ModelOffNetwork, "No road network covers this origin (no open Suzhou road network is available): travel between any two points on land is estimated "+
 		"at the mode's speed divided by the detour factor, lakes and the Yangtze impassable, plus the rail network."
-	if b.useRoads(q) {
+	if roads {
 		network, note = ModelRoads, "Travel on the imported OpenStreetMap road network (speeds from maxspeed, else per road class); the last stretch off the road, at most 300 m, on foot."
 	}
 	return map[string]any{
@@ -454,8 +456,10 @@ func (s *Service) townsWith(b *built, q Query) ([]UnitTime, map[string]any, erro
 	mins := append([]float64(nil), q.Minutes...)
 	sort.Float64s(mins)
 	var times surface
-	if b.useRoads(q) {
-		res, err := b.roads.Isochrones(isochrone.Request{Origins: q.Origins, Mode: q.Mode, Minutes: mins[len(mins)-1:]})
+	roads := b.useRoads(q)
+	if roads {
+		// Only times are read here: the surface, no band contouring.
+		res, err := b.roads.Surface(q.Origins, q.Mode, mins[len(mins)-1])
 		if err != nil {
 			return nil, nil, originError(err)
 		}
@@ -494,7 +498,7 @@ func (s *Service) townsWith(b *built, q Query) ([]UnitTime, map[string]any, erro
 		}
 		return *a < *c
 	})
-	return out, s.metadata(b, q, time.Since(start)), nil
+	return out, s.metadata(b, roads, q, time.Since(start)), nil
 }
 
 func (s *Service) towns(w http.ResponseWriter, r *http.Request) error {

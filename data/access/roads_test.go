@@ -91,6 +91,38 @@ func TestRoadsFromOSMAgreeWithPgRouting(t *testing.T) {
 		prev = string(g)
 	}
 
+	// The towns list reads times from Surface, which must be the surface
+	// the bands were contoured from.
+	vaduz := orb.Point{9.5209, 47.1410}
+	rn := svc.RoadNetwork()
+	withBands, err := rn.Isochrones(isochrone.Request{Origins: []orb.Point{vaduz}, Mode: isochrone.Drive, Minutes: []float64{5, 15}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timesOnly, err := rn.Surface([]orb.Point{vaduz}, isochrone.Drive, 15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(timesOnly.Bands) != 0 || len(withBands.Bands) != 2 {
+		t.Fatalf("Surface made %d bands, Isochrones %d (want 0 and 2)", len(timesOnly.Bands), len(withBands.Bands))
+	}
+	reachedPoints := 0
+	for dx := -0.05; dx <= 0.05; dx += 0.01 {
+		for dy := -0.05; dy <= 0.05; dy += 0.01 {
+			p := orb.Point{vaduz[0] + dx, vaduz[1] + dy}
+			a, b := withBands.At(p), timesOnly.At(p)
+			if a != b {
+				t.Fatalf("at %v: %v s with bands, %v s from Surface", p, a, b)
+			}
+			if !math.IsInf(a, 1) {
+				reachedPoints++
+			}
+		}
+	}
+	if reachedPoints == 0 {
+		t.Fatal("no sample point around Vaduz reached within 15 minutes by car")
+	}
+
 	// The cross-check.
 	if _, err := db.Pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pgrouting"); err != nil {
 		t.Fatalf("pgRouting: %v (apt-get install postgresql-15-pgrouting)", err)

@@ -189,18 +189,28 @@ func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64)
 	return t, nil
 }
 
-// Isochrones computes road-network bands: travel times reach nodes along
-// the roads; every point of a reached road gets the earlier of its two ends'
-// times plus the distance along it, and the last stretch off the road is on
-// foot (at most a few hundred metres). The surface is contoured like the
-// off-network one.
+// Isochrones computes road-network bands: the Surface up to the largest
+// band, contoured like the off-network one.
 func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
 	mins, err := bandMinutes(req.Minutes)
 	if err != nil {
 		return nil, err
 	}
-	maxMin := mins[0]
-	times, err := r.NodeTimes(req.Origins, req.Mode, maxMin)
+	res, err := r.Surface(req.Origins, req.Mode, mins[0])
+	if err != nil {
+		return nil, err
+	}
+	res.Bands = r.Grid.bands(mins, res.surface)
+	return res, nil
+}
+
+// Surface computes travel times up to maxMin minutes, without bands (for
+// callers that only read times with At): times reach nodes along the roads;
+// every point of a reached road gets the earlier of its two ends' times
+// plus the distance along it, and the last stretch off the road is on foot
+// (at most a few hundred metres).
+func (r *RoadNetwork) Surface(origins []orb.Point, m Mode, maxMin float64) (*RoadResult, error) {
+	times, err := r.NodeTimes(origins, m, maxMin)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +258,7 @@ func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
 			}
 		}
 	}
-	adj := r.adj[req.Mode]
+	adj := r.adj[m]
 	for n := range r.nodes {
 		if times[n] > max {
 			continue
@@ -277,7 +287,7 @@ func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
 			}
 		}
 	}
-	return &RoadResult{Bands: g.bands(mins, surface), NodeTimes: times, surface: surface, grid: g}, nil
+	return &RoadResult{NodeTimes: times, surface: surface, grid: g}, nil
 }
 
 // RoadResult holds road bands and the times they came from.
