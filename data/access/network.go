@@ -141,7 +141,7 @@ func (s *Service) current() (*built, error) {
 // changed since the last build.
 func (s *Service) Rebuild(ctx context.Context) error {
 	versions := map[string]int64{}
-	tables := map[string]string{}
+	in := map[string]*layers.Layer{}
 	for _, name := range inputs {
 		l, err := s.reg.Get(ctx, name)
 		if err != nil {
@@ -151,13 +151,13 @@ func (s *Service) Rebuild(ctx context.Context) error {
 			return err
 		}
 		versions[name] = l.Version
-		tables[name] = l.Table
+		in[name] = l
 	}
 	if b := s.cur.Load(); b != nil && sameVersions(b.versions, versions) {
 		return nil
 	}
 	start := time.Now()
-	b, err := s.build(ctx, tables)
+	b, err := s.build(ctx, in)
 	s.mu.Lock()
 	s.lastErr = err
 	s.mu.Unlock()
@@ -199,10 +199,10 @@ func asMulti(g orb.Geometry) orb.MultiPolygon {
 	return nil
 }
 
-func (s *Service) build(ctx context.Context, tables map[string]string) (*built, error) {
+func (s *Service) build(ctx context.Context, layersIn map[string]*layers.Layer) (*built, error) {
 	ident := func(t string) string { return pgx.Identifier{t}.Sanitize() }
 	var landWKB, waterWKB []byte
-	err := s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT ST_AsBinary(ST_Union(geom)) FROM %s WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')`, ident(tables["town_system"]))).Scan(&landWKB)
+	err := s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT ST_AsBinary(ST_Union(geom)) FROM %s WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')`, ident(layersIn["town_system"].Table))).Scan(&landWKB)
 	if err != nil {
 		return nil, fmt.Errorf("read the land: %w", err)
 	}
@@ -226,7 +226,7 @@ func (s *Service) build(ctx context.Context, tables map[string]string) (*built, 
 	in.Bound = landG.Bound()
 
 	// Stations: any layer of points with a name.
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT t.id::text, to_jsonb(t) - 'geom', ST_AsBinary(t.geom) FROM %s t WHERE GeometryType(t.geom) = 'POINT'`, ident(tables["rail_stations"])))
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT t.id::text, to_jsonb(t) - 'geom', ST_AsBinary(t.geom) FROM %s t WHERE GeometryType(t.geom) = 'POINT'`, ident(layersIn["rail_stations"].Table)))
 	if err != nil {
 		return nil, fmt.Errorf("read stations: %w", err)
 	}
@@ -259,7 +259,7 @@ func (s *Service) build(ctx context.Context, tables map[string]string) (*built, 
 		in.Stations = append(in.Stations, st.Station)
 	}
 	// Lines: each part of each line, with the stations along it in order.
-	rows, err = s.pool.Query(ctx, fmt.Sprintf(`SELECT t.id::text, to_jsonb(t) - 'geom', ST_AsBinary(t.geom) FROM %s t WHERE GeometryType(t.geom) IN ('LINESTRING', 'MULTILINESTRING')`, ident(tables["rail_lines"])))
+	rows, err = s.pool.Query(ctx, fmt.Sprintf(`SELECT t.id::text, to_jsonb(t) - 'geom', ST_AsBinary(t.geom) FROM %s t WHERE GeometryType(t.geom) IN ('LINESTRING', 'MULTILINESTRING')`, ident(layersIn["rail_lines"].Table)))
 	if err != nil {
 		return nil, fmt.Errorf("read rail lines: %w", err)
 	}
@@ -326,15 +326,15 @@ func (s *Service) build(ctx context.Context, tables map[string]string) (*built, 
 		return nil, err
 	}
 	b := &built{net: net, stations: map[string]int{}}
-	if t, ok := tables[roadsLayer]; ok {
-		if b.roads, _, err = s.loadRoads(ctx, t); err != nil {
+	if l, ok := layersIn[roadsLayer]; ok {
+		if b.roads, _, err = s.loadRoads(ctx, l.Table); err != nil {
 			return nil, err
 		}
 	}
 	for i, st := range in.Stations {
 		b.stations[st.ID] = i
 	}
-	if b.units, err = s.loadUnits(ctx, tables["town_system"]); err != nil {
+	if b.units, err = s.loadUnits(ctx, layersIn["town_system"]); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -350,12 +350,17 @@ func str(v any, def string) string {
 // loadUnits reads the town system: each unit judged at its seat if known,
 // at its point if it is one, else at a point on its land (not in a lake:
 // 吴中区's polygon holds most of Taihu).
-func (s *Service) loadUnits(ctx context.Context, table string) ([]Unit, error) {
+func (s *Service) loadUnits(ctx context.Context, towns *layers.Layer) ([]Unit, error) {
+	// The seat column is optional: uploaded town systems may lack it.
+	seatSQL := "NULL::bytea"
+	if _, ok := towns.Column("seat"); ok {
+		seatSQL = "ST_AsBinary(t.seat)"
+	}
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`WITH w AS (SELECT coalesce(ST_Union(geom), 'SRID=4326;POLYGON EMPTY'::geometry) AS g FROM water_bodies)
 		SELECT to_jsonb(t) - 'geom' - 'seat',
 		ST_AsBinary(CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom
 		                 ELSE ST_PointOnSurface(coalesce(nullif(ST_CollectionExtract(ST_Difference(t.geom, w.g), 3), 'SRID=4326;MULTIPOLYGON EMPTY'::geometry), t.geom)) END),
-		%s FROM %s t, w`, seatExpr(ctx, s.pool, table), pgx.Identifier{table}.Sanitize()))
+		%s FROM %s t, w`, seatSQL, pgx.Identifier{towns.Table}.Sanitize()))
 	if err != nil {
 		return nil, fmt.Errorf("read the town system: %w", err)
 	}
@@ -380,15 +385,6 @@ func (s *Service) loadUnits(ctx context.Context, table string) ([]Unit, error) {
 		return nil
 	})
 	return units, err
-}
-
-func seatExpr(ctx context.Context, pool *pgxpool.Pool, table string) string {
-	var has bool
-	_ = pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'seat' AND NOT attisdropped)`, pgx.Identifier{table}.Sanitize()).Scan(&has)
-	if has {
-		return "ST_AsBinary(t.seat)"
-	}
-	return "NULL::bytea"
 }
 
 // locate returns how far along line the point nearest to p lies, and how

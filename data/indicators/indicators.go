@@ -129,6 +129,7 @@ func (s *Service) One(ctx context.Context, id string) (Indicator, error) {
 	}
 	ind := Indicator{PlanFigure: *fig, Inputs: map[string]int64{}, Caveats: []string{}}
 	tables := map[string]string{}
+	inputs := map[string]*layers.Layer{}
 	var key strings.Builder
 	for _, name := range inputsOf[id] {
 		l, err := s.reg.Get(ctx, name)
@@ -139,6 +140,7 @@ func (s *Service) One(ctx context.Context, id string) (Indicator, error) {
 		}
 		ind.Inputs[name] = l.Version
 		tables[name] = pgx.Identifier{l.Table}.Sanitize()
+		inputs[name] = l
 		fmt.Fprintf(&key, "%s@%d;", name, l.Version)
 	}
 	s.mu.Lock()
@@ -150,7 +152,7 @@ func (s *Service) One(ctx context.Context, id string) (Indicator, error) {
 	var err error
 	switch id {
 	case "redline_share":
-		err = s.redlineShare(ctx, tables, &ind)
+		err = s.redlineShare(ctx, tables, inputs["eco_redlines"], &ind)
 	case "rail_length":
 		err = s.railLength(ctx, tables, &ind)
 	case "town_system":
@@ -192,13 +194,12 @@ func cityLand(tables map[string]string) string {
 
 // redlineShare: red lines clipped to the city and unioned (overlaps counted
 // once) over the city's area, both on the WGS 84 ellipsoid.
-func (s *Service) redlineShare(ctx context.Context, tables map[string]string, ind *Indicator) error {
+func (s *Service) redlineShare(ctx context.Context, tables map[string]string, redlines *layers.Layer, ind *Indicator) error {
 	var red, land *float64
 	var approx *bool
-	hasApprox := false
-	_ = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'approximate' AND NOT attisdropped)`, tables["eco_redlines"]).Scan(&hasApprox)
+	// Uploaded official red lines need not carry the approximate flag.
 	approxExpr := "NULL::boolean"
-	if hasApprox {
+	if _, ok := redlines.Column("approximate"); ok {
 		approxExpr = fmt.Sprintf("(SELECT bool_or(approximate) FROM %s)", tables["eco_redlines"])
 	}
 	err := s.pool.QueryRow(ctx, fmt.Sprintf(`WITH city AS (SELECT %s AS g),

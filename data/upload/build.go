@@ -158,8 +158,8 @@ type column struct {
 	geometry bool
 }
 
-func columnsOf(ctx context.Context, tx pgx.Tx, table string) ([]column, error) {
-	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid = 'geometry'::regtype
+func columnsOf(ctx context.Context, q querier, table string) ([]column, error) {
+	rows, err := q.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid = 'geometry'::regtype
 		FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname NOT IN ('id', 'geom')
 		ORDER BY a.attnum`, ident(table))
 	if err != nil {

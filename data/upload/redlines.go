@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,11 +57,12 @@ func checkRedLines(ctx context.Context, q querier, table, layer, kind string) (*
 	if err != nil {
 		return nil, err
 	}
-	var hasApprox bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'approximate' AND NOT attisdropped)`, ident(redTable)).Scan(&hasApprox); err != nil {
+	redCols, err := columnsOf(ctx, q, redTable)
+	if err != nil {
 		return nil, err
 	}
-	if hasApprox {
+	// Official red lines uploaded by GIS staff need not carry the flag.
+	if hasColumn(redCols, "approximate") {
 		if err := q.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(bool_or(approximate), false) FROM %s`, ident(redTable))).Scan(&c.Approximate); err != nil {
 			return nil, err
 		}
@@ -68,13 +70,13 @@ func checkRedLines(ctx context.Context, q querier, table, layer, kind string) (*
 	if c.Approximate {
 		c.Note = "the red lines are provisional (lake outlines): upload the official red-line polygons to eco_redlines for a binding check"
 	}
+	cols, err := columnsOf(ctx, q, table)
+	if err != nil {
+		return nil, err
+	}
 	nameExpr := "NULL::text"
 	for _, cand := range []string{"name", "name_zh", "名称", "mc", "title", "code"} {
-		var ok bool
-		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)`, ident(table), cand).Scan(&ok); err != nil {
-			return nil, err
-		}
-		if ok {
+		if hasColumn(cols, cand) {
 			nameExpr = "u." + ident(cand) + "::text"
 			break
 		}
@@ -135,4 +137,8 @@ func CheckVersion(ctx context.Context, pool *pgxpool.Pool, layer string, version
 	}
 	c, err := checkRedLines(ctx, pool, table, layer, kind)
 	return c, version, err
+}
+
+func hasColumn(cols []column, name string) bool {
+	return slices.ContainsFunc(cols, func(c column) bool { return c.name == name })
 }
