@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -83,7 +84,7 @@ func NewService(pool *pgxpool.Pool, reg *layers.Registry, log *slog.Logger, para
 	}
 	s := &Service{pool: pool, reg: reg, log: log, params: params, wake: make(chan struct{}, 1)}
 	reg.OnChange(func(layer string) {
-		if layer == "" || contains(inputs, layer) {
+		if layer == "" || slices.Contains(inputs, layer) {
 			select {
 			case s.wake <- struct{}{}:
 			default:
@@ -91,15 +92,6 @@ func NewService(pool *pgxpool.Pool, reg *layers.Registry, log *slog.Logger, para
 		}
 	})
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Run builds the network and rebuilds it on changes until ctx ends.
@@ -295,7 +287,7 @@ func (s *Service) build(ctx context.Context, layersIn map[string]*layers.Layer) 
 				if (kind == "metro" || kind == "tram") != metro {
 					continue
 				}
-				if metro && len(st.lines) > 0 && !contains(st.lines, name) {
+				if metro && len(st.lines) > 0 && !slices.Contains(st.lines, name) {
 					continue
 				}
 				at, d := locate(part, st.At)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,7 +106,7 @@ func buildCounties(raw string) ([]*county, error) {
 			if s.code != "PPLA3" {
 				continue
 			}
-			if strings.EqualFold(s.name, u.nameEn) || contains(s.alt, stem+"区") || contains(s.alt, stem+"市") {
+			if strings.EqualFold(s.name, u.nameEn) || slices.Contains(s.alt, stem+"区") || slices.Contains(s.alt, stem+"市") {
 				nf.Properties["seat"] = map[string]any{"type": "Point", "coordinates": []float64{s.lon, s.lat}}
 				nf.Properties["seat_source"] = "GeoNames " + s.id + " (" + s.name + ")"
 				if s.population > 0 {
@@ -119,15 +120,6 @@ func buildCounties(raw string) ([]*county, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].code < out[j].code })
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func regionBound(counties []*county) orb.Bound {
@@ -224,7 +216,7 @@ func matchStreet(alt []string, parent string, streets []street) (street, bool) {
 			continue
 		}
 		for _, s := range streets {
-			if (s.name == a || contains(nameStems(s.name), a)) && !seen[s.code] {
+			if (s.name == a || slices.Contains(nameStems(s.name), a)) && !seen[s.code] {
 				seen[s.code] = true
 				found = append(found, s)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -133,7 +134,7 @@ func stageCurrent(ctx context.Context, tx pgx.Tx, table string, st *stager) erro
 		st.used[c.name] = true
 	}
 	for _, c := range st.order {
-		if !contains(order, c) {
+		if !slices.Contains(order, c) {
 			order = append(order, c)
 		}
 	}
@@ -141,15 +142,6 @@ func stageCurrent(ctx context.Context, tx pgx.Tx, table string, st *stager) erro
 	_, err = tx.Exec(ctx, fmt.Sprintf(`INSERT INTO gusu_prep (idx, props, g)
 		SELECT (row_number() OVER (ORDER BY t.id))::int - 2000000000, to_jsonb(t) %s, t.geom FROM %s t`, drop, ident(table)))
 	return err
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type column struct {

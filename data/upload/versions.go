@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -133,7 +134,7 @@ func CreateLayer(ctx context.Context, pool *pgxpool.Pool, s LayerSpec, user stri
 	if s.Kind == "" {
 		s.Kind = "boundary"
 	}
-	if !contains(Kinds, s.Kind) {
+	if !slices.Contains(Kinds, s.Kind) {
 		return &Error{Kind: BadInput, Msg: fmt.Sprintf("unknown kind %q", s.Kind), Detail: map[string]any{"known": Kinds}}
 	}
 	minz, maxz := 0, 22

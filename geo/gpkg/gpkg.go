@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/paulmach/orb"
@@ -110,7 +111,7 @@ func Open(path, table string) (*Reader, error) {
 	}
 	if table == "" {
 		table = names[0]
-	} else if !contains(names, table) {
+	} else if !slices.Contains(names, table) {
 		return fail(formatErr("no feature table %q; tables: %s", table, strings.Join(names, ", ")))
 	}
 	r.Table = table
@@ -135,15 +136,6 @@ func Open(path, table string) (*Reader, error) {
 		return fail(formatErr("table %q has no geometry column %q", table, r.geomName))
 	}
 	return r, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // srsOf identifies an srs_id: EPSG by organisation, else from its WKT.
