@@ -131,9 +131,17 @@ func (h *Handler) parseRequest(r *http.Request) (Request, error) {
 
 func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	label := "invalid"
+	// Metric labels are one per layer (a composite counts for each of its
+	// layers), never the requested list, whose orders and subsets are
+	// unbounded; private layers are counted as "private" so /metrics names
+	// none of them.
+	labels := []string{"invalid"}
 	status := http.StatusOK
-	defer func() { h.Metrics.observeRequest(label, fmt.Sprint(status), time.Since(start)) }()
+	defer func() {
+		for _, l := range labels {
+			h.Metrics.observeRequest(l, fmt.Sprint(status), time.Since(start))
+		}
+	}()
 	fail := func(err error) {
 		e := httpapi.Classify(r.Context(), apiError(err))
 		status = e.Status
@@ -144,28 +152,33 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	label = strings.Join(req.Layers, ",")
+	labels = []string{"unknown"}
 	private, err := h.authorize(r, req.Layers)
 	if err != nil {
 		fail(err)
 		return
 	}
+	labels = h.metricLabels(r, req.Layers)
 	p, err := h.Server.plan(r.Context(), req)
 	if err != nil {
-		if _, unknown := errors.AsType[*layers.UnknownLayerError](err); unknown {
-			label = "unknown"
-		}
 		fail(err)
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("ETag", p.etag)
+	// One ETag per encoding: the gzip and identity bodies differ, and a
+	// cache holding one must not revalidate it with the other's tag.
+	gz := acceptsGzip(r)
+	etag := p.etag
+	if gz {
+		etag = strings.TrimSuffix(etag, `"`) + `-gzip"`
+	}
+	hdr.Set("ETag", etag)
 	hdr.Set("Cache-Control", h.CacheControl)
 	if private {
 		hdr.Set("Cache-Control", "private, no-cache")
 	}
 	hdr.Set("Vary", "Accept-Encoding")
-	if etagMatches(r.Header.Get("If-None-Match"), p.etag) {
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		status = http.StatusNotModified
 		w.WriteHeader(status)
 		return
@@ -181,7 +194,7 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := t.Raw
-	if acceptsGzip(r) {
+	if gz {
 		body = t.Gzip
 		hdr.Set("Content-Encoding", "gzip")
 	}
@@ -191,6 +204,24 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// metricLabels are the request's layers as metric labels: known layers by
+// name, private ones as "private".
+func (h *Handler) metricLabels(r *http.Request, names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		l, err := h.Server.reg.Get(r.Context(), n)
+		switch {
+		case err != nil:
+			out = append(out, "unknown")
+		case l.Private:
+			out = append(out, "private")
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func acceptsGzip(r *http.Request) bool {

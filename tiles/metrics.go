@@ -22,12 +22,12 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gusu_tile_requests_total", Help: "Tile requests by layer list and HTTP status.",
-		}, []string{"layers", "status"}),
+			Name: "gusu_tile_requests_total", Help: "Tile requests by layer (a composite counts for each of its layers; private layers as \"private\") and HTTP status.",
+		}, []string{"layer", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "gusu_tile_request_seconds", Help: "Tile request latency by layer list and HTTP status.",
+			Name: "gusu_tile_request_seconds", Help: "Tile request latency by layer (as gusu_tile_requests_total) and HTTP status.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"layers", "status"}),
+		}, []string{"layer", "status"}),
 		queryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "gusu_tile_query_seconds", Help: "Database time per tile query.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
@@ -68,9 +68,9 @@ func (m *Metrics) observeQuery(d time.Duration) {
 	}
 }
 
-func (m *Metrics) observeRequest(layers, status string, d time.Duration) {
+func (m *Metrics) observeRequest(layer, status string, d time.Duration) {
 	if m != nil {
-		m.requests.WithLabelValues(layers, status).Inc()
-		m.latency.WithLabelValues(layers, status).Observe(d.Seconds())
+		m.requests.WithLabelValues(layer, status).Inc()
+		m.latency.WithLabelValues(layer, status).Observe(d.Seconds())
 	}
 }

@@ -5,19 +5,16 @@ import (
 	"math"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
 	"github.com/paulmach/orb/project"
 
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/sqlkit"
 )
 
 // Query is SQL with its bound arguments, built without touching a database.
-type Query struct {
-	SQL  string
-	Args []any
-}
+type Query = sqlkit.Query
 
 // earthCircumference is the width of the EPSG:3857 world in metres.
 const earthCircumference = 2 * math.Pi * 6378137
@@ -80,14 +77,10 @@ func bufferedBound(t maptile.Tile, extent, buffer int) orb.Bound {
 // tile: each layer's ST_AsMVT result, concatenated, which is a valid MVT
 // because a tile is a sequence of layer messages.
 func TileQuery(t maptile.Tile, plans []LayerPlan) Query {
-	args := []any{int(t.Z), int(t.X), int(t.Y)}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	args := sqlkit.Args{int(t.Z), int(t.X), int(t.Y)}
 	parts := make([]string, 0, len(plans))
 	for _, p := range plans {
-		parts = append(parts, layerSQL(t, p, arg))
+		parts = append(parts, layerSQL(t, p, args.Add))
 	}
 	return Query{SQL: "SELECT " + strings.Join(parts, "\n || "), Args: args}
 }
@@ -96,7 +89,7 @@ func TileQuery(t maptile.Tile, plans []LayerPlan) Query {
 // scalars) become comma-separated text. Both tile paths use it, so a
 // feature's attributes are the same whichever path made the tile.
 func valueSQL(c layers.Column, alias string) string {
-	id := alias + "." + pgx.Identifier{c.Name}.Sanitize()
+	id := alias + "." + sqlkit.Ident(c.Name)
 	if strings.HasPrefix(c.PGType, "_") {
 		return "array_to_string(" + id + ", ',')"
 	}
@@ -106,31 +99,13 @@ func valueSQL(c layers.Column, alias string) string {
 // PropsSQL is a jsonb object of the tile attributes of cols (geometry
 // columns left out, NULLs stripped), as stored with generalised copies.
 func PropsSQL(cols []layers.Column, alias string) string {
-	var chunks []string
-	var b strings.Builder
-	n := 0
+	var pairs []sqlkit.Pair
 	for _, c := range cols {
-		if c.IsGeometry() {
-			continue
+		if !c.IsGeometry() {
+			pairs = append(pairs, sqlkit.Pair{Key: c.Name, Expr: valueSQL(c, alias)})
 		}
-		if n == 50 { // jsonb_build_object takes at most 100 arguments
-			chunks = append(chunks, "jsonb_build_object("+b.String()+")")
-			b.Reset()
-			n = 0
-		}
-		if n > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "'%s', %s", strings.ReplaceAll(c.Name, "'", "''"), valueSQL(c, alias))
-		n++
 	}
-	if n > 0 {
-		chunks = append(chunks, "jsonb_build_object("+b.String()+")")
-	}
-	if len(chunks) == 0 {
-		return "'{}'::jsonb"
-	}
-	return "jsonb_strip_nulls(" + strings.Join(chunks, " || ") + ")"
+	return sqlkit.JSONObject(pairs)
 }
 
 func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
@@ -146,7 +121,7 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 	} else {
 		cols.WriteString("t.id")
 		for _, c := range p.Properties {
-			fmt.Fprintf(&cols, ", %s AS %s", valueSQL(c, "t"), pgx.Identifier{c.Name}.Sanitize())
+			fmt.Fprintf(&cols, ", %s AS %s", valueSQL(c, "t"), sqlkit.Ident(c.Name))
 		}
 	}
 	extent, buffer := l.TileExtent, l.TileBuffer
@@ -168,7 +143,7 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 	} else {
 		bb := bufferedBound(t, extent, buffer)
 		from = fmt.Sprintf("%s t WHERE t.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
-			pgx.Identifier{l.Table}.Sanitize(), arg(bb.Min[0]), arg(bb.Min[1]), arg(bb.Max[0]), arg(bb.Max[1]))
+			sqlkit.Ident(l.Table), arg(bb.Min[0]), arg(bb.Min[1]), arg(bb.Max[0]), arg(bb.Max[1]))
 		geom = "ST_Transform(t.geom, 3857)"
 		if simplify {
 			geom = fmt.Sprintf("ST_Simplify(%s, %s::float8, true)", geom, arg(Tolerance(t.Z)))
@@ -191,7 +166,7 @@ func BaselineQuery(t maptile.Tile, l *layers.Layer) Query {
 	var cols []string
 	for _, c := range l.Columns {
 		if !c.IsGeometry() {
-			cols = append(cols, "t."+pgx.Identifier{c.Name}.Sanitize())
+			cols = append(cols, "t."+sqlkit.Ident(c.Name))
 		}
 	}
 	colList := ""
@@ -203,7 +178,7 @@ func BaselineQuery(t maptile.Tile, l *layers.Layer) Query {
   FROM %s t, (SELECT ST_TileEnvelope($1, $2, $3) AS geom_clip,
                      ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 0.0625), 4326) AS geom_query) bounds
   WHERE ST_Intersects(t.geom, bounds.geom_query)
-) mvtgeom`, colList, pgx.Identifier{l.Table}.Sanitize())
+) mvtgeom`, colList, sqlkit.Ident(l.Table))
 	return Query{SQL: sql, Args: []any{int(t.Z), int(t.X), int(t.Y), l.Name}}
 }
 

@@ -19,25 +19,29 @@ import (
 // variable and flag in one place (see configKeys). Flags win over the
 // environment, which wins over defaults.
 type Config struct {
-	Addr         string
-	DataDir      string
-	DatabaseURL  string
-	LogFormat    string
-	LogLevel     string
-	PublicURL    string
-	DBTimeout    time.Duration
-	DBMaxConns   int
-	TileCacheMB  int
-	CacheControl string
-	CORSOrigins  string
-	FrontendDir  string
-	MaxUploadMB  int
-	BasemapTiles string
-	BasemapAttr  string
-	IsoCellM     int
-	IsoDetour    string
-	IsoWalkKmh   string
-	IsoMaxMin    int
+	Addr              string
+	DataDir           string
+	DatabaseURL       string
+	LogFormat         string
+	LogLevel          string
+	PublicURL         string
+	DBTimeout         time.Duration
+	DBMaxConns        int
+	TileCacheMB       int
+	CacheControl      string
+	CORSOrigins       string
+	FrontendDir       string
+	MaxUploadMB       int
+	UploadTimeout     time.Duration
+	MaxUploadFeatures int
+	MaxConnections    int
+	ReadTimeout       time.Duration
+	BasemapTiles      string
+	BasemapAttr       string
+	IsoCellM          int
+	IsoDetour         string
+	IsoWalkKmh        string
+	IsoMaxMin         int
 }
 
 type configKey struct {
@@ -60,6 +64,10 @@ var configKeys = []configKey{
 	{"cache-control", "GUSU_CACHE_CONTROL", "public, max-age=0, must-revalidate", "Cache-Control header for tiles and TileJSON", func(c *Config) any { return &c.CacheControl }},
 	{"cors-origins", "GUSU_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS; * allows all, empty none", func(c *Config) any { return &c.CORSOrigins }},
 	{"max-upload-mb", "GUSU_MAX_UPLOAD_MB", "200", "largest upload accepted, in MiB (413 beyond)", func(c *Config) any { return &c.MaxUploadMB }},
+	{"upload-timeout", "GUSU_UPLOAD_TIMEOUT", "30m", "time limit for one upload: receiving the file, checking it and committing it", func(c *Config) any { return &c.UploadTimeout }},
+	{"max-upload-features", "GUSU_MAX_UPLOAD_FEATURES", "5000000", "most features one upload may hold (422 beyond)", func(c *Config) any { return &c.MaxUploadFeatures }},
+	{"max-connections", "GUSU_MAX_CONNECTIONS", "1024", "most client connections open at once; more wait in the kernel's queue", func(c *Config) any { return &c.MaxConnections }},
+	{"read-timeout", "GUSU_READ_TIMEOUT", "30s", "time limit for reading a request (headers and body) other than an upload", func(c *Config) any { return &c.ReadTimeout }},
 	{"basemap-tiles", "GUSU_BASEMAP_TILES", "", "XYZ raster tile URL template ({z}/{x}/{y}) drawn under the layers in the viewer, e.g. a Tianditu tile service; empty: no basemap (works offline)", func(c *Config) any { return &c.BasemapTiles }},
 	{"basemap-attribution", "GUSU_BASEMAP_ATTRIBUTION", "", "attribution shown for --basemap-tiles", func(c *Config) any { return &c.BasemapAttr }},
 	{"iso-cell-m", "GUSU_ISO_CELL_M", "200", "cell size of the accessibility surface, in metres", func(c *Config) any { return &c.IsoCellM }},
@@ -171,6 +179,18 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.isoParams(); err != nil {
 		return err
+	}
+	if c.UploadTimeout < time.Minute {
+		return errors.New("--upload-timeout must be at least 1m")
+	}
+	if c.MaxUploadFeatures < 1 {
+		return errors.New("--max-upload-features must be at least 1")
+	}
+	if c.MaxConnections < 16 || c.MaxConnections > 1<<20 {
+		return errors.New("--max-connections must be from 16 to 1048576")
+	}
+	if c.ReadTimeout < time.Second {
+		return errors.New("--read-timeout must be at least 1s")
 	}
 	if c.MaxUploadMB < 1 {
 		return errors.New("--max-upload-mb must be at least 1")

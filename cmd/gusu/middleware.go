@@ -9,10 +9,6 @@ import (
 	"github.com/gusu-gis/gusu/data/httpapi"
 )
 
-func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	httpapi.WriteJSON(w, status, map[string]any{"error": msg, "status": status})
-}
-
 // withCORS allows cross-origin GETs from the configured origins, so pages on
 // other sites can embed gusu's maps.
 func withCORS(origins []string, next http.Handler) http.Handler {
@@ -74,7 +70,7 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			level = slog.LevelWarn
 		}
-		log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		log.Log(r.Context(), level, "request", "id", httpapi.RequestID(r), "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 	})
 }

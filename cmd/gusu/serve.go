@@ -8,17 +8,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/access"
 	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/database"
+	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/indicators"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/data/upload"
@@ -77,13 +80,20 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	r := mux.NewRouter()
 	r.Handle("/healthz", db.Health()).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn}
+	// Route classes that can hold connections or cores for long get a share
+	// each, so tiles and /healthz always find a free connection.
+	poolSize := int(db.Pool.Config().MaxConns)
+	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn,
+		Timeout: cfg.DBTimeout, FeatureSlots: httpapi.NewLimiter("feature-page", max(2, poolSize/4), 2*time.Second)}
 	api.Routes(r)
-	up := &upload.API{Pool: db.Pool, Auth: authn, Log: log, MaxUploadBytes: int64(cfg.MaxUploadMB) << 20, Committed: s.registry.Invalidate}
+	up := &upload.API{Pool: db.Pool, Auth: authn, Log: log, MaxUploadBytes: int64(cfg.MaxUploadMB) << 20, Committed: s.registry.Invalidate,
+		Timeout: cfg.UploadTimeout, QueryTimeout: cfg.DBTimeout, MaxFeatures: cfg.MaxUploadFeatures,
+		Slots: httpapi.NewLimiter("upload", max(1, poolSize/8), cfg.UploadTimeout/2)}
 	up.Routes(r)
 	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics, Auth: authn}
 	th.Routes(r)
 	s.access = access.NewService(db.Pool, s.registry, log, isoParamsOrDefault(cfg))
+	s.access.Slots = httpapi.NewLimiter("isochrone", 2*runtime.NumCPU(), 5*time.Second)
 	s.access.Routes(r, log)
 	if ind, err := indicators.NewService(db.Pool, s.registry, s.access, data.Plan); err != nil {
 		log.Error("plan indicators unavailable", "error", err)
@@ -96,12 +106,14 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	}
 	fe.Routes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+		httpapi.Write(w, r, log, httpapi.NotFound("no such endpoint: "+r.URL.Path, nil))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+		httpapi.Write(w, r, log, httpapi.New(http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
 	})
-	s.handler = withAccessLog(log, withCORS(splitList(cfg.CORSOrigins), r))
+	// Outermost first: every request gets an id, is logged, survives a
+	// panic, and has a query string that parses before any handler sees it.
+	s.handler = httpapi.WithRequestID(withAccessLog(log, httpapi.Recover(log, httpapi.ValidQuery(log, withCORS(splitList(cfg.CORSOrigins), r)))))
 	return s
 }
 
@@ -121,6 +133,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	if n, err := upload.CleanStaleSpools("", max(6*time.Hour, 2*cfg.UploadTimeout)); err != nil {
+		log.Warn("cannot clean stale upload spools", "error", err)
+	} else if n > 0 {
+		log.Info("removed stale upload spools", "files", n)
+	}
 	s := newServer(cfg, log, db)
 	return s.serve(ctx, ln, start)
 }
@@ -134,12 +151,19 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		// Slow bodies are cut off; uploads extend both deadlines to
+		// --upload-timeout for themselves (http.ResponseController).
+		ReadTimeout: s.cfg.ReadTimeout,
 		// A response may take the database's time limit plus time to send;
 		// a fixed margin keeps slow clients from holding connections forever.
 		WriteTimeout: s.cfg.DBTimeout + 30*time.Second,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Idle keep-alive connections count against --max-connections.
+		IdleTimeout: 30 * time.Second,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// Past the cap, connections wait in the kernel's accept queue instead
+	// of each taking a file descriptor (and failing accept for everyone).
+	ln = netutil.LimitListener(ln, s.cfg.MaxConnections)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("gusu is serving", "url", "http://"+ln.Addr().String()+"/", "startup", time.Since(start).Round(time.Millisecond))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,16 +31,19 @@ type Query struct {
 	Planned bool
 }
 
+// MaxOrigins bounds the origins of one isochrone request, GET or POST.
+const MaxOrigins = 100
+
 func bad(format string, args ...any) error {
 	return httpapi.BadRequest(fmt.Sprintf(format, args...), nil)
 }
 
 // Routes registers the service's routes on r.
 func (s *Service) Routes(r *mux.Router, log *slog.Logger) {
-	r.Handle("/api/isochrones", httpapi.Handler(log, s.isochronesGET)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/api/isochrones", httpapi.Handler(log, s.isochronesPOST)).Methods(http.MethodPost)
-	r.Handle("/isochrone/v1/{profile}/{coords}", httpapi.Handler(log, s.mapbox)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/api/accessibility/towns", httpapi.Handler(log, s.towns)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/isochrones", httpapi.Handler(log, s.Slots.Wrap(s.isochronesGET))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/isochrones", httpapi.Handler(log, s.Slots.Wrap(s.isochronesPOST))).Methods(http.MethodPost)
+	r.Handle("/isochrone/v1/{profile}/{coords}", httpapi.Handler(log, s.Slots.Wrap(s.mapbox))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/accessibility/towns", httpapi.Handler(log, s.Slots.Wrap(s.towns))).Methods(http.MethodGet, http.MethodHead)
 }
 
 func (s *Service) parseMinutes(v string) ([]float64, error) {
@@ -141,7 +145,11 @@ func (s *Service) parseGET(r *http.Request, b *built) (Query, error) {
 	}
 	switch {
 	case q.Has("from"):
-		for _, f := range strings.Split(q.Get("from"), ",") {
+		from := strings.Split(q.Get("from"), ",")
+		if len(from) > MaxOrigins {
+			return out, bad("at most %d origins, got %d", MaxOrigins, len(from))
+		}
+		for _, f := range from {
 			p, err := b.resolve(strings.TrimSpace(f))
 			if err != nil {
 				return out, err
@@ -211,8 +219,8 @@ func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
 	if len(out.Origins) == 0 {
 		return out, bad("no origin: give origins or from")
 	}
-	if len(out.Origins) > 100 {
-		return out, bad("at most 100 origins, got %d", len(out.Origins))
+	if len(out.Origins) > MaxOrigins {
+		return out, bad("at most %d origins, got %d", MaxOrigins, len(out.Origins))
 	}
 	return out, nil
 }
@@ -394,17 +402,30 @@ func (s *Service) mapbox(w http.ResponseWriter, r *http.Request) error {
 	if len(mins) > 4 {
 		return bad("at most 4 contours")
 	}
-	colors := strings.Split(qs.Get("contours_colors"), ",")
-	polygons := qs.Get("polygons") == "true"
+	colors, err := parseColors(qs.Get("contours_colors"), len(mins))
+	if err != nil {
+		return err
+	}
+	polygons := false
+	switch qs.Get("polygons") {
+	case "", "false":
+	case "true":
+		polygons = true
+	default:
+		return bad("polygons must be true or false, not %q", qs.Get("polygons"))
+	}
 	fc, err := s.compute(b, Query{Origins: []orb.Point{p}, From: []string{v["coords"]}, Mode: mode, Minutes: mins})
 	if err != nil {
 		return err
 	}
-	defaults := []string{"bf4040", "bf8040", "bfbf40", "40bf40"}
-	for i, f := range fc.Features {
-		color := defaults[i%len(defaults)]
-		if i < len(colors) && colors[len(fc.Features)-1-i] != "" {
-			color = colors[len(fc.Features)-1-i]
+	for _, f := range fc.Features {
+		// Colours follow contours_minutes in the order given, whatever
+		// order the features come in.
+		color := defaultContourColors[0]
+		if m, ok := f.Properties["minutes"].(float64); ok {
+			if i := slices.Index(mins, m); i >= 0 {
+				color = colors[i]
+			}
 		}
 		props := geojson.Properties{"contour": f.Properties["minutes"], "metric": "time", "color": "#" + color, "opacity": 0.33}
 		if polygons {
@@ -416,6 +437,33 @@ func (s *Service) mapbox(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(fc)
+}
+
+// defaultContourColors are the Mapbox API's defaults, by contour position.
+var defaultContourColors = []string{"bf4040", "bf8040", "bfbf40", "40bf40"}
+
+// parseColors reads contours_colors: as many hex colours (no "#") as there
+// are contours, or none for the defaults.
+func parseColors(v string, n int) ([]string, error) {
+	if v == "" {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = defaultContourColors[i%len(defaultContourColors)]
+		}
+		return out, nil
+	}
+	out := strings.Split(v, ",")
+	if len(out) != n {
+		return nil, bad("contours_colors needs one colour per contour: %d contours, %d colours", n, len(out))
+	}
+	for i, c := range out {
+		c = strings.TrimPrefix(strings.TrimSpace(c), "#")
+		if len(c) != 3 && len(c) != 6 || strings.Trim(strings.ToLower(c), "0123456789abcdef") != "" {
+			return nil, bad("contours_colors: %q is not a hex colour such as ff0000", out[i])
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // outline is the Mapbox "polygons=false" form: the outer ring of the

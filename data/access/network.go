@@ -26,6 +26,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 
+	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/geo/isochrone"
 )
@@ -69,6 +70,10 @@ type Service struct {
 	wake    chan struct{}
 	mu      sync.Mutex
 	lastErr error
+
+	// Slots bounds the isochrone computations that run at once (they are
+	// CPU-bound); nil: no bound. Set before Routes.
+	Slots *httpapi.Limiter
 }
 
 // roadsLayer is the imported OSM road network (optional).

@@ -123,7 +123,8 @@ func NewAuthenticator(pool *pgxpool.Pool) *Authenticator {
 // ?token= for embedded maps (an iframe cannot set headers).
 func FromRequest(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
-		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		// The scheme is case-insensitive (RFC 9110 §11.1): "bearer" is fine.
+		if scheme, t, ok := strings.Cut(strings.TrimSpace(h), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			return strings.TrimSpace(t)
 		}
 		return h // malformed: let lookup fail with 401

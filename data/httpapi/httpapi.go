@@ -14,8 +14,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"runtime/debug"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -27,6 +30,8 @@ type Error struct {
 	Message string
 	Detail  any
 	Err     error // the cause, logged, not sent
+	// Retry, if positive, is sent as Retry-After (seconds).
+	Retry int
 }
 
 func (e *Error) Error() string {
@@ -105,7 +110,7 @@ func isConnectError(err error) bool {
 // Write logs err with a request id and writes the JSON error response.
 func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e := Classify(r.Context(), err)
-	id := requestID()
+	id := RequestID(r)
 	level := slog.LevelInfo
 	if e.Status >= 500 {
 		level = slog.LevelError
@@ -124,6 +129,9 @@ func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	if e.Detail != nil {
 		body["detail"] = e.Detail
 	}
+	if e.Retry > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(e.Retry))
+	}
 	WriteJSON(w, e.Status, body)
 }
 
@@ -137,10 +145,110 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func requestID() string {
+type requestIDKey struct{}
+
+// WithRequestID gives the request an id, kept in its context and sent as
+// X-Request-Id, so a log line and the client's error body name the same
+// request. An id the client (or a proxy) sent is kept if it is short and
+// plain; anything else is replaced.
+func WithRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !plainID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+// RequestID is the request's id, from WithRequestID or made now.
+func RequestID(r *http.Request) string {
+	if id, ok := r.Context().Value(requestIDKey{}).(string); ok {
+		return id
+	}
+	return newRequestID()
+}
+
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Recover answers a panicking handler with a JSON 500 naming the request
+// id, and logs the stack under that id, instead of dropping the
+// connection. http.ErrAbortHandler keeps its meaning (abort quietly).
+func Recover(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &wroteTracker{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			id := RequestID(r)
+			if log != nil {
+				log.Error("handler panicked", "id", id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+			if tw.wrote {
+				// Part of a response went out: only cutting the connection
+				// tells the client it is incomplete.
+				panic(http.ErrAbortHandler)
+			}
+			WriteJSON(w, http.StatusInternalServerError, map[string]any{
+				"error": "internal error: the server failed on this request; it has been logged", "status": http.StatusInternalServerError, "request_id": id})
+		}()
+		next.ServeHTTP(tw, r)
+	})
+}
+
+type wroteTracker struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *wroteTracker) WriteHeader(code int) {
+	if code >= 200 {
+		t.wrote = true
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *wroteTracker) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *wroteTracker) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// ValidQuery refuses a request whose query string does not parse (a bare
+// ';' separator, a broken %-escape): Go would silently drop that pair, and
+// a dropped bbox means the whole layer instead of an error.
+func ValidQuery(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			msg := "the query string does not parse: separate parameters with '&' and percent-encode ';', '%' and other reserved characters in values"
+			Write(w, r, log, BadRequest(msg, map[string]any{"reason": err.Error()}))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // BaseURL is the externally visible scheme://host[/prefix] of this server:

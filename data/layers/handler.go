@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +24,9 @@ import (
 const (
 	DefaultLimit = 1000
 	MaxLimit     = 10000
+	// MaxOffset bounds offset paging, whose cost grows with the offset;
+	// deeper pages use after=<id> (what the next links carry).
+	MaxOffset = 100000
 )
 
 // API serves the catalog and features.
@@ -32,13 +37,18 @@ type API struct {
 	PublicURL string
 	// Auth guards private layers; nil treats every layer as public.
 	Auth *auth.Authenticator
+	// Timeout bounds one features query (--db-timeout); 0: none.
+	Timeout time.Duration
+	// FeatureSlots bounds concurrent features requests, so that pages of
+	// big layers cannot take the pool from tiles and /healthz; nil: no bound.
+	FeatureSlots *httpapi.Limiter
 }
 
 // Routes registers the API's routes on r.
 func (a *API) Routes(r *mux.Router) {
 	r.Handle("/api/layers", httpapi.Handler(a.Log, a.catalog)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/layers/{name}", httpapi.Handler(a.Log, a.layer)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/api/layers/{name}/features", httpapi.Handler(a.Log, a.features)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/layers/{name}/features", httpapi.Handler(a.Log, a.FeatureSlots.Wrap(a.features))).Methods(http.MethodGet, http.MethodHead)
 }
 
 type catalogEntry struct {
@@ -169,25 +179,44 @@ func (a *API) features(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
-		case "bbox", "limit", "offset", "token":
+		case "bbox", "limit", "offset", "after", "token":
 		default:
-			return httpapi.BadRequest(fmt.Sprintf("unknown parameter %q; known: bbox, limit, offset", k), map[string]any{"parameter": k})
+			return httpapi.BadRequest(fmt.Sprintf("unknown parameter %q; known: bbox, limit, after, offset", k), map[string]any{"parameter": k})
 		}
 	}
 	p := FeatureParams{}
 	if p.Limit, err = intParam(q, "limit", DefaultLimit, 1, MaxLimit); err != nil {
 		return err
 	}
-	if p.Offset, err = intParam(q, "offset", 0, 0, math.MaxInt32); err != nil {
+	if p.Offset, err = intParam(q, "offset", 0, 0, MaxOffset); err != nil {
+		if e, ok := err.(*httpapi.Error); ok {
+			e.Message += fmt.Sprintf("; for deeper pages follow the next link, or pass after=<last id seen>")
+		}
 		return err
+	}
+	if s := q.Get("after"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return httpapi.BadRequest("after must be a feature id (a whole number): the id of the last feature of the previous page", map[string]any{"parameter": "after", "value": s})
+		}
+		if p.Offset > 0 {
+			return httpapi.BadRequest("give after or offset, not both", nil)
+		}
+		p.After = &id
 	}
 	if s := q.Get("bbox"); s != "" {
 		if p.BBox, err = ParseBBox(s); err != nil {
 			return httpapi.BadRequest(err.Error(), map[string]any{"parameter": "bbox", "value": s})
 		}
 	}
+	ctx := r.Context()
+	if a.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+		defer cancel()
+	}
 	sq := FeaturesQuery(l, p)
-	rows, err := a.Pool.Query(r.Context(), sq.SQL, sq.Args...)
+	rows, err := a.Pool.Query(ctx, sq.SQL, sq.Args...)
 	if err != nil {
 		return fmt.Errorf("query features of %q: %w", l.Name, err)
 	}
@@ -211,7 +240,8 @@ func (a *API) features(w http.ResponseWriter, r *http.Request) error {
 		for k, v := range q {
 			next[k] = v
 		}
-		next.Set("offset", strconv.Itoa(p.Offset+p.Limit))
+		next.Del("offset")
+		next.Set("after", strconv.FormatInt(feats[len(feats)-1].ID, 10))
 		next.Set("limit", strconv.Itoa(p.Limit))
 		links = append(links, map[string]string{"rel": "next", "type": "application/geo+json",
 			"href": httpapi.BaseURL(r, a.PublicURL) + r.URL.Path + "?" + next.Encode()})

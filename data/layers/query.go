@@ -4,21 +4,24 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
+
+	"github.com/gusu-gis/gusu/data/sqlkit"
 )
 
 // Query is SQL with its bound arguments, built without touching a database.
-type Query struct {
-	SQL  string
-	Args []any
-}
+type Query = sqlkit.Query
 
 // FeatureParams select features for the features endpoint.
 type FeatureParams struct {
 	// BBox filters by intersection with a lon/lat box; nil means no filter.
-	BBox   *orb.Bound
-	Limit  int
+	BBox  *orb.Bound
+	Limit int
+	// After starts the page after this feature id (keyset paging: as cheap
+	// on the last page as on the first). Nil: from the first feature.
+	After *int64
+	// Offset skips features (cost grows with it; kept for old clients and
+	// bounded by the API).
 	Offset int
 }
 
@@ -26,43 +29,39 @@ type FeatureParams struct {
 // geometry columns (such as a town's seat) become GeoJSON objects instead
 // of hex EWKB. alias qualifies the columns.
 func propertiesSQL(l *Layer, alias string) string {
-	var b strings.Builder
-	b.WriteString("jsonb_strip_nulls(jsonb_build_object(")
-	first := true
+	pairs := make([]sqlkit.Pair, 0, len(l.Columns))
 	for _, c := range l.Columns {
-		if !first {
-			b.WriteString(", ")
-		}
-		first = false
-		col := alias + "." + pgx.Identifier{c.Name}.Sanitize()
-		fmt.Fprintf(&b, "'%s', ", strings.ReplaceAll(c.Name, "'", "''"))
+		expr := alias + "." + sqlkit.Ident(c.Name)
 		if c.IsGeometry() {
-			fmt.Fprintf(&b, "ST_AsGeoJSON(%s, 7)::jsonb", col)
-		} else {
-			b.WriteString(col)
+			expr = "ST_AsGeoJSON(" + expr + ", 7)::jsonb"
 		}
+		pairs = append(pairs, sqlkit.Pair{Key: c.Name, Expr: expr})
 	}
-	b.WriteString("))")
-	if len(l.Columns) == 0 {
-		return "'{}'::jsonb"
-	}
-	return b.String()
+	return sqlkit.JSONObject(pairs)
 }
 
 // FeaturesQuery selects one page of a layer's features as rows of
 // (id, geometry as GeoJSON text, properties as jsonb text). Features are
 // ordered by id so that pages are stable.
 func FeaturesQuery(l *Layer, p FeatureParams) Query {
-	table := pgx.Identifier{l.Table}.Sanitize()
-	var where string
-	var args []any
+	var args sqlkit.Args
+	var where []string
 	if p.BBox != nil {
-		args = append(args, p.BBox.Min[0], p.BBox.Min[1], p.BBox.Max[0], p.BBox.Max[1])
-		where = "WHERE t.geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) AND ST_Intersects(t.geom, ST_MakeEnvelope($1, $2, $3, $4, 4326))"
+		env := fmt.Sprintf("ST_MakeEnvelope(%s, %s, %s, %s, 4326)", args.Add(p.BBox.Min[0]), args.Add(p.BBox.Min[1]), args.Add(p.BBox.Max[0]), args.Add(p.BBox.Max[1]))
+		where = append(where, "t.geom && "+env+" AND ST_Intersects(t.geom, "+env+")")
 	}
-	args = append(args, p.Limit, p.Offset)
-	sql := fmt.Sprintf(`SELECT t.id, ST_AsGeoJSON(t.geom, 7), %s::text FROM %s AS t %s ORDER BY t.id LIMIT $%d OFFSET $%d`,
-		propertiesSQL(l, "t"), table, where, len(args)-1, len(args))
+	if p.After != nil {
+		where = append(where, "t.id > "+args.Add(*p.After))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = "WHERE " + strings.Join(where, " AND ")
+	}
+	sql := fmt.Sprintf(`SELECT t.id, ST_AsGeoJSON(t.geom, 7), %s::text FROM %s AS t %s ORDER BY t.id LIMIT %s`,
+		propertiesSQL(l, "t"), sqlkit.Ident(l.Table), cond, args.Add(p.Limit))
+	if p.Offset > 0 {
+		sql += " OFFSET " + args.Add(p.Offset)
+	}
 	return Query{SQL: sql, Args: args}
 }
 
@@ -70,5 +69,5 @@ func FeaturesQuery(l *Layer, p FeatureParams) Query {
 func StatsQuery(l *Layer) Query {
 	return Query{SQL: fmt.Sprintf(
 		`SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT count(*) AS n, ST_Extent(geom) AS e FROM %s) AS s`,
-		pgx.Identifier{l.Table}.Sanitize())}
+		sqlkit.Ident(l.Table))}
 }

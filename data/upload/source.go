@@ -12,6 +12,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/gusu-gis/gusu/geo/crs"
 	"github.com/gusu-gis/gusu/geo/feature"
@@ -73,7 +76,7 @@ func openSource(path, name string, opts Options) (*source, error) {
 	case ext == ".shp" || ext == ".dbf" || ext == ".shx":
 		return nil, badInput("a Shapefile is several files: zip the .shp with its .shx, .dbf and .prj (and .cpg) and upload the .zip")
 	}
-	return nil, &Error{Kind: Unsupported, Msg: fmt.Sprintf("unsupported file %q: upload GeoJSON (.geojson), a zipped Shapefile (.zip) or a GeoPackage (.gpkg)", name)}
+	return nil, &Error{Kind: Unsupported, Msg: fmt.Sprintf("unsupported file %q: format not supported (accepted: %s)", name, accepted)}
 }
 
 func startsJSON(b []byte) bool {
@@ -171,17 +174,18 @@ func openZippedShapefile(file string, opts Options) (*source, error) {
 		return nil, badInput("not a readable zip archive: " + err.Error())
 	}
 	fail := func(err error) (*source, error) { zr.Close(); return nil, err }
+	decodeZipNames(&zr.Reader)
 	if err := checkZip(&zr.Reader); err != nil {
 		return fail(err)
 	}
 	shps, err := shp.FindShapefiles(zr)
 	if err != nil {
-		return fail(badInput("cannot list the zip: " + err.Error()))
+		return fail(badInput("cannot list the zip's entries: " + err.Error()))
 	}
 	var pick string
 	switch {
 	case len(shps) == 0:
-		return fail(badInput("the zip holds no .shp file"))
+		return fail(noShapefile(&zr.Reader))
 	case opts.Table != "":
 		for _, s := range shps {
 			if strings.EqualFold(strings.TrimSuffix(path.Base(s), path.Ext(s)), opts.Table) {
@@ -204,6 +208,16 @@ func openZippedShapefile(file string, opts Options) (*source, error) {
 		return fail(badInput(fmt.Sprintf("cannot read %s: %v", pick, err)))
 	}
 	s := &source{format: FormatShapefile, detail: map[string]any{"shapefile": pick, "encoding": encodingName(r)}}
+	var renamed []map[string]string
+	for _, f := range r.Fields() {
+		if f.FileName != "" {
+			renamed = append(renamed, map[string]string{"field": f.FileName, "renamed_to": f.Name})
+		}
+	}
+	if renamed != nil {
+		s.detail["renamed_fields"] = renamed
+		s.detail["renamed_note"] = "the .dbf names some fields twice (or not at all); each kept its values under a new name"
+	}
 	s.close = func() error { r.Close(); return zr.Close() }
 	if r.PRJ != "" {
 		c, err := crs.FromWKT(r.PRJ)
@@ -243,6 +257,56 @@ func openZippedShapefile(file string, opts Options) (*source, error) {
 	}
 	return s, nil
 }
+
+// decodeZipNames turns entry names that are not UTF-8 into UTF-8, reading
+// them as GB18030 (a superset of GBK): zips made by Windows on Chinese
+// systems store names that way without saying so. It must run before the
+// first Open, which indexes the names.
+func decodeZipNames(z *zip.Reader) {
+	for _, f := range z.File {
+		if utf8.ValidString(f.Name) {
+			continue
+		}
+		if name, err := simplifiedchinese.GB18030.NewDecoder().String(f.Name); err == nil && utf8.ValidString(name) {
+			f.Name = name
+		} else {
+			f.Name = strings.ToValidUTF8(f.Name, "\uFFFD")
+		}
+	}
+}
+
+// otherFormats names what a zip holds when it holds no Shapefile: formats
+// people zip up that gusu does not read itself.
+var otherFormats = []struct{ ext, name string }{
+	{".kml", "KML/KMZ"}, {".gdb", "Esri FileGDB"}, {".gdbtable", "Esri FileGDB"}, {".tab", "MapInfo TAB"}, {".mif", "MapInfo MIF"},
+	{".dxf", "DXF"}, {".dwg", "DWG"}, {".gml", "GML"}, {".csv", "CSV"}, {".fgb", "FlatGeobuf"},
+	{".geojson", "GeoJSON (upload the .geojson itself, unzipped)"}, {".gpkg", "GeoPackage (upload the .gpkg itself, unzipped)"},
+}
+
+// noShapefile explains a zip without a .shp: what it seems to hold, and
+// what gusu accepts.
+func noShapefile(z *zip.Reader) error {
+	seen := map[string]bool{}
+	found := []string{}
+	for _, f := range z.File {
+		for _, part := range strings.Split(strings.ToLower(f.Name), "/") {
+			for _, o := range otherFormats {
+				if strings.HasSuffix(part, o.ext) && !seen[o.name] {
+					seen[o.name] = true
+					found = append(found, o.name)
+				}
+			}
+		}
+	}
+	msg := "the zip holds no Shapefile (.shp)"
+	if len(found) > 0 {
+		msg = "the zip holds " + strings.Join(found, ", ") + ", not a Shapefile"
+	}
+	return &Error{Kind: Unsupported, Msg: msg + ": format not supported (accepted: " + accepted + ")", Detail: map[string]any{"found": found}}
+}
+
+// accepted lists the formats gusu reads, for error messages.
+const accepted = "GeoJSON (.geojson), a zipped Shapefile (.zip with .shp, .shx, .dbf, .prj) or a GeoPackage (.gpkg)"
 
 func encodingName(r *shp.Reader) string {
 	if r.Encoding == "" {

@@ -19,16 +19,21 @@
 package upload
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -83,6 +88,18 @@ type Options struct {
 	Key string
 	// User is the token name recorded with the version.
 	User string
+	// AllowEmpty lets an upload with no usable feature make an empty
+	// version current; without it such an upload is refused (422), so a
+	// file whose features are all skipped never wipes a layer by accident.
+	AllowEmpty bool
+	// MaxFeatures bounds the features read from the file (422 beyond); 0: no bound.
+	MaxFeatures int
+	// IdempotencyKey, if set, makes a retry of this upload (same key, same
+	// Fingerprint) answer with the first upload's report instead of
+	// writing again.
+	IdempotencyKey string
+	// Fingerprint identifies the upload's content and options (a hash).
+	Fingerprint string
 }
 
 // Skipped is a feature that was not written, and why.
@@ -122,6 +139,9 @@ type Report struct {
 	Diff            Diff           `json:"diff"`
 	RedLines        *RedLineCheck  `json:"redline_check"`
 	TookMS          int64          `json:"took_ms"`
+	// Replayed is set when this is the stored answer to an earlier upload
+	// with the same Idempotency-Key: nothing new was written.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // Diff counts features against the previous version.
@@ -173,12 +193,17 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
+	// With the layer locked, a concurrent retry of the same upload has
+	// either committed its key (found here) or not started writing.
+	if prev, err := replay(ctx, tx, opts); prev != nil || err != nil {
+		return prev, err
+	}
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE gusu_stage (idx integer, props jsonb, wkb bytea) ON COMMIT DROP`); err != nil {
 		return nil, fmt.Errorf("create staging table: %w", err)
 	}
 	// GCJ-02 must be undone in Go (PostGIS has no such datum), so a file
 	// declared GCJ-02 is converted while streaming.
-	st := &stager{src: src, rep: rep, gcj: userCRS != nil && userCRS.GCJ02, keys: map[string]string{}, used: map[string]bool{}}
+	st := &stager{src: src, rep: rep, max: opts.MaxFeatures, gcj: userCRS != nil && userCRS.GCJ02, keys: map[string]string{}, used: map[string]bool{}}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{"gusu_stage"}, []string{"idx", "props", "wkb"}, st)
 	if st.err != nil {
 		// The file failed mid-stream; PostgreSQL only reports the aborted COPY.
@@ -190,7 +215,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 	rep.FeaturesRead = st.read
 	rep.GeometryFamily = st.family
 	if n == 0 {
-		return nil, &Error{Kind: BadInput, Msg: fmt.Sprintf("no usable features among %d read", st.read), Detail: map[string]any{"skipped": rep.Skipped}}
+		return nil, &Error{Kind: Rejected, Msg: fmt.Sprintf("no usable features among %d read: nothing was written and the layer is unchanged", st.read), Detail: map[string]any{"skipped": rep.Skipped}}
 	}
 
 	// Settle the coordinate system.
@@ -226,6 +251,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 		return nil, err
 	}
 	rep.FeaturesWritten = int(written)
+	if written == 0 && !opts.AllowEmpty {
+		return nil, &Error{Kind: Rejected,
+			Msg:    fmt.Sprintf("every one of the %d features was skipped, so this upload would leave the layer empty; nothing was written (to empty a layer on purpose, pass allow_empty=true)", st.read),
+			Detail: map[string]any{"skipped": rep.Skipped, "features_read": st.read}}
+	}
 	if err := measure(ctx, tx, table, st.family, rep); err != nil {
 		return nil, err
 	}
@@ -245,6 +275,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 	}
 	rep.TookMS = time.Since(start).Milliseconds()
 	if rep.LayerVersion, err = commitVersion(ctx, tx, opts, cur, table, rep); err != nil {
+		return nil, err
+	}
+	if err := rememberKey(ctx, tx, opts, rep); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -279,6 +312,7 @@ type stager struct {
 	src      *source
 	rep      *Report
 	gcj      bool
+	max      int // features; 0: no bound
 	read     int
 	family   string
 	firstIdx int
@@ -302,6 +336,11 @@ func (s *stager) Next() bool {
 			return false
 		}
 		s.read++
+		if s.max > 0 && s.read > s.max {
+			s.err = &Error{Kind: Rejected, Msg: fmt.Sprintf("the file holds more than %d features, the most one upload may hold (--max-upload-features); nothing was written", s.max),
+				Detail: map[string]any{"max_features": s.max}}
+			return false
+		}
 		if f.Skip != "" {
 			s.skip(f.Index, f.Skip)
 			continue
@@ -352,8 +391,17 @@ func (s *stager) grow(g orb.Geometry) {
 func (s *stager) Values() ([]any, error) { return s.row, nil }
 func (s *stager) Err() error             { return s.err }
 
-// reserved are column names gusu's tables use itself.
-var reserved = map[string]bool{"id": true, "geom": true}
+// reserved are column names gusu's tables use itself, and PostgreSQL's
+// system columns, which no table can have.
+var reserved = map[string]bool{"id": true, "geom": true,
+	"tableoid": true, "xmin": true, "cmin": true, "xmax": true, "cmax": true, "ctid": true, "oid": true}
+
+// maxAttributes bounds the attributes of one layer; PostgreSQL allows 1600
+// columns in a table and gusu needs a few itself.
+const maxAttributes = 1000
+
+// maxIdentBytes is PostgreSQL's identifier length (NAMEDATALEN - 1).
+const maxIdentBytes = 63
 
 var nonIdent = regexp.MustCompile(`[^\p{L}\p{N}_]+`)
 
@@ -368,11 +416,16 @@ func normaliseName(s string) string {
 	if unicode.IsDigit([]rune(n)[0]) {
 		n = "a_" + n
 	}
-	for len(n) > 60 {
-		r := []rune(n)
-		n = string(r[:len(r)-1])
+	return truncateBytes(n, 60)
+}
+
+// truncateBytes shortens s to at most max bytes without splitting a rune.
+func truncateBytes(s string, max int) string {
+	for len(s) > max {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
 	}
-	return n
+	return s
 }
 
 func (s *stager) normalise(f feature.Feature) ([]byte, error) {
@@ -388,17 +441,95 @@ func (s *stager) normalise(f feature.Feature) ([]byte, error) {
 	for _, k := range names {
 		col, ok := s.keys[k]
 		if !ok {
+			if err := checkJSONText(f.Index, "the attribute name", k); err != nil {
+				return nil, err
+			}
+			if len(s.order) == maxAttributes {
+				return nil, &Error{Kind: BadInput, Msg: fmt.Sprintf("the file has more than %d attributes; a layer holds at most %d", maxAttributes, maxAttributes)}
+			}
 			col = normaliseName(k)
 			for base, i := col, 2; reserved[col] || s.used[col]; i++ {
-				col = fmt.Sprintf("%s_%d", base, i)
+				// The suffix must survive PostgreSQL's 63-byte truncation,
+				// or two attributes would collide after all.
+				suffix := fmt.Sprintf("_%d", i)
+				col = truncateBytes(base, maxIdentBytes-len(suffix)) + suffix
 			}
 			s.keys[k] = col
 			s.used[col] = true
 			s.order = append(s.order, col)
 		}
-		out[col] = f.Properties[k]
+		v := f.Properties[k]
+		if err := checkValue(f.Index, k, v); err != nil {
+			return nil, err
+		}
+		out[col] = v
 	}
 	return json.Marshal(out)
+}
+
+// checkJSONText refuses text PostgreSQL cannot store: invalid UTF-8 (a
+// GBK-encoded GeoJSON, say) and NUL characters.
+func checkJSONText(idx int, what, text string) error {
+	switch {
+	case !utf8.ValidString(text):
+		return &Error{Kind: BadInput, Msg: fmt.Sprintf("feature %d: %s is not UTF-8 text; GeoJSON must be UTF-8 (RFC 7946): convert the file, e.g. iconv -f GBK -t UTF-8", idx, what),
+			Detail: map[string]any{"feature": idx}}
+	case strings.ContainsRune(text, 0):
+		return &Error{Kind: BadInput, Msg: fmt.Sprintf("feature %d: %s contains a NUL character (\\u0000), which cannot be stored", idx, what),
+			Detail: map[string]any{"feature": idx}}
+	}
+	return nil
+}
+
+// checkValue refuses attribute values PostgreSQL would reject: invalid
+// UTF-8, NUL characters, and numbers beyond double precision (1e400).
+func checkValue(idx int, name string, v json.RawMessage) error {
+	what := fmt.Sprintf("attribute %q", name)
+	if !utf8.Valid(v) {
+		return checkJSONText(idx, what, string(v))
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	switch c := v[0]; {
+	case c == '-' || (c >= '0' && c <= '9'):
+		if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.IsInf(f, 0) {
+			return &Error{Kind: BadInput, Msg: fmt.Sprintf("feature %d: attribute %q is the number %.40s, beyond what a double can hold", idx, name, v),
+				Detail: map[string]any{"feature": idx, "attribute": name}}
+		}
+	case bytes.Contains(v, []byte(`\u0000`)):
+		// An escaped NUL somewhere in a string, array or object value.
+		var x any
+		if err := json.Unmarshal(v, &x); err == nil && containsNUL(x) {
+			return checkJSONText(idx, what, "\x00")
+		}
+	case c == '[' || c == '{':
+		// Numbers nested in arrays and objects are checked too.
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+				return &Error{Kind: BadInput, Msg: fmt.Sprintf("feature %d: attribute %q holds a number beyond what a double can hold", idx, name),
+					Detail: map[string]any{"feature": idx, "attribute": name}}
+			}
+		}
+	}
+	return nil
+}
+
+func containsNUL(x any) bool {
+	switch v := x.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case []any:
+		return slices.ContainsFunc(v, containsNUL)
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) || containsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // settleCRS decides the coordinate system: the parameter wins, then the

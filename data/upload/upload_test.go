@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/dbtest"
@@ -36,6 +37,9 @@ type fixture struct {
 	viewer string
 }
 
+// maxTestFeatures is the fixtures' --max-upload-features.
+const maxTestFeatures = 5000
+
 func newFixture(t *testing.T, maxBytes int64) *fixture {
 	t.Helper()
 	pool := dbtest.Open(t).Pool
@@ -52,7 +56,7 @@ func newFixture(t *testing.T, maxBytes int64) *fixture {
 		maxBytes = 50 << 20
 	}
 	r := mux.NewRouter()
-	(&upload.API{Pool: pool, Auth: auth.NewAuthenticator(pool), Log: dbtest.Logger(t), MaxUploadBytes: maxBytes, TempDir: t.TempDir()}).Routes(r)
+	(&upload.API{Pool: pool, Auth: auth.NewAuthenticator(pool), Log: dbtest.Logger(t), MaxUploadBytes: maxBytes, TempDir: t.TempDir(), MaxFeatures: maxTestFeatures}).Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &fixture{srv: srv, pool: pool, editor: editor, viewer: viewer}
@@ -437,6 +441,16 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 	projected := `{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[512000,3460000],[513000,3460000],[513000,3461000],[512000,3460000]]]}}`
 	zone40 := `{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[40512000,3460000]}}`
 	point := `{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[120.6,31.3]}}`
+	pointWith := func(props string) []byte {
+		return featureCollection(`{"type":"Feature","properties":` + props + `,"geometry":{"type":"Point","coordinates":[120.6,31.3]}}`)
+	}
+	gbk, _ := simplifiedchinese.GBK.NewEncoder().Bytes(pointWith(`{"名称":"苏州"}`))
+	var manyAttrs []string
+	for i := 0; i < 2000; i++ {
+		manyAttrs = append(manyAttrs, fmt.Sprintf(`"a%d":%d`, i, i))
+	}
+	degenerate := `{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[120.5,31.2],[120.5,31.2],[120.5,31.2],[120.5,31.2]]]}}`
+	hugePRJ := with("districts.prj", bytes.Repeat([]byte(`PROJCS["x",GEOGCS["y"]],`), 5000))
 	cases := map[string]struct {
 		name    string
 		content []byte
@@ -449,7 +463,7 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 		"JSON but not GeoJSON":               {"a.geojson", []byte(`{"hello":"world"}`), "", 400, "GeoJSON"},
 		"a bare geometry":                    {"a.geojson", []byte(`{"type":"Point","coordinates":[1,2]}`), "", 400, "FeatureCollection"},
 		"no features":                        {"a.geojson", featureCollection(), "", 400, "no features"},
-		"only null geometries":               {"a.geojson", featureCollection(`{"type":"Feature","properties":{},"geometry":null}`), "", 400, "no usable features"},
+		"only null geometries":               {"a.geojson", featureCollection(`{"type":"Feature","properties":{},"geometry":null}`), "", 422, "no usable features"},
 		"truncated GeoJSON":                  {"a.geojson", featureCollection(point)[:60], "", 400, "GeoJSON"},
 		"mixed geometry families":            {"a.geojson", featureCollection(polygonFeature(`{}`, 120.5, 31.2), point), "", 400, "mixed geometry families"},
 		"projected without a CRS":            {"a.geojson", featureCollection(projected), "", 400, "EPSG:4549"},
@@ -463,7 +477,7 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 		"unknown parameter":                  {"a.geojson", featureCollection(point), "?colour=red", 400, "unknown parameter"},
 		"unsupported format":                 {"a.kml", []byte("<kml></kml>"), "", 415, "unsupported"},
 		"a bare .shp":                        {"a.shp", shp["districts.shp"], "", 400, "zip"},
-		"zip without .shp":                   {"a.zip", zipOf(t, without(".shp")), "", 400, "no .shp"},
+		"zip without .shp":                   {"a.zip", zipOf(t, without(".shp")), "", 415, "no Shapefile"},
 		"zip without .dbf":                   {"a.zip", zipOf(t, without(".dbf")), "", 400, ".dbf is missing"},
 		"zip without .shx":                   {"a.zip", zipOf(t, without(".shx")), "", 400, ".shx is missing"},
 		"truncated .shp":                     {"a.zip", zipOf(t, truncate(".shp", 5000)), "", 400, "truncated"},
@@ -479,6 +493,19 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 		"not a GeoPackage":                   {"a.gpkg", []byte("SQLite format 3\x00 but truncated"), "", 400, "GeoPackage"},
 		"GeoPackage table that is not there": {"a.gpkg", read(t, "districts_4528.gpkg"), "?table=parcels", 400, "no feature table"},
 		"over the size limit → 413":          {"big.geojson", bytes.Repeat([]byte(" "), 300<<10), "", 413, "limit"},
+		"GBK-encoded GeoJSON":                {"a.geojson", gbk, "", 400, "UTF-8"},
+		"NUL in a value":                     {"a.geojson", pointWith(`{"name":"a\u0000b"}`), "", 400, "NUL"},
+		"NUL in a key":                       {"a.geojson", pointWith(`{"na\u0000me":"ab"}`), "", 400, "NUL"},
+		"NUL inside an array value":          {"a.geojson", pointWith(`{"tags":["a","b\u0000"]}`), "", 400, "NUL"},
+		"number beyond a double":             {"a.geojson", pointWith(`{"n":1e400}`), "", 400, "double"},
+		"number beyond a double, nested":     {"a.geojson", pointWith(`{"n":[1,-1e400]}`), "", 400, "double"},
+		"2000 attributes":                    {"a.geojson", pointWith(`{` + strings.Join(manyAttrs, ",") + `}`), "", 400, "attributes"},
+		"every feature skipped → 422":        {"a.geojson", featureCollection(degenerate, degenerate), "", 422, "allow_empty"},
+		"bad ?allow_empty":                   {"a.geojson", featureCollection(point), "?allow_empty=yes", 400, "allow_empty"},
+		"zipped KML (a KMZ)":                 {"a.kmz", zipOf(t, map[string][]byte{"doc.kml": []byte("<kml/>")}), "", 415, "KML"},
+		"zipped FileGDB":                     {"a.zip", zipOf(t, map[string][]byte{"plan.gdb/a00000001.gdbtable": []byte("x")}), "", 415, "FileGDB"},
+		"zipped MapInfo":                     {"a.zip", zipOf(t, map[string][]byte{"zones.tab": []byte("x"), "zones.dat": []byte("x")}), "", 415, "MapInfo"},
+		"a .prj far too large":               {"a.zip", zipOf(t, hugePRJ), "", 400, ".prj"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -147,8 +149,24 @@ func CreateLayer(ctx context.Context, pool *pgxpool.Pool, s LayerSpec, user stri
 	if minz < 0 || maxz > 24 || minz > maxz {
 		return badInput(fmt.Sprintf("zoom range %d-%d must lie within 0-24, min ≤ max", minz, maxz))
 	}
+	if err := checkText(map[string]textField{"title": {s.Title, 200}, "description": {s.Description, 10000},
+		"attribution": {s.Attribution, 1000}, "license": {s.License, 200}}); err != nil {
+		return err
+	}
 	table := "up_" + s.Name + "_v0"
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// Creates of one name queue here, so the second finds the first's
+		// row and gets its 409 instead of racing it to CREATE TABLE.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('gusu_layer:' || $1))", s.Name); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM gusu_layers WHERE name = $1) OR to_regclass($2) IS NOT NULL", s.Name, ident(table)).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return &Error{Kind: Conflict, Msg: fmt.Sprintf("layer %q exists already", s.Name)}
+		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (id bigserial PRIMARY KEY, geom geometry(Geometry, 4326) NOT NULL)`, ident(table))); err != nil {
 			return err
 		}
@@ -165,4 +183,31 @@ func CreateLayer(ctx context.Context, pool *pgxpool.Pool, s LayerSpec, user stri
 		_, err = tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, feature_count) VALUES ($1, 0, $2, 'create', $3, 0)`, s.Name, table, user)
 		return err
 	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "42P07") {
+		// Belt and braces: a name taken between the check and the create.
+		return &Error{Kind: Conflict, Msg: fmt.Sprintf("layer %q exists already", s.Name)}
+	}
+	return err
+}
+
+type textField struct {
+	value string
+	max   int // characters
+}
+
+// checkText refuses text PostgreSQL cannot store (NUL, invalid UTF-8) or
+// that is absurdly long, naming the field.
+func checkText(fields map[string]textField) error {
+	for name, f := range fields {
+		switch {
+		case !utf8.ValidString(f.value):
+			return badInput(fmt.Sprintf("%s is not valid UTF-8", name))
+		case strings.ContainsRune(f.value, 0):
+			return badInput(fmt.Sprintf("%s contains a NUL character (\\u0000), which cannot be stored", name))
+		case utf8.RuneCountInString(f.value) > f.max:
+			return badInput(fmt.Sprintf("%s is longer than %d characters", name, f.max))
+		}
+	}
+	return nil
 }

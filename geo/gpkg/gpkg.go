@@ -78,7 +78,12 @@ func open(path string) (*sql.DB, error) {
 }
 
 func tables(db *sql.DB) ([]string, error) {
-	rows, err := db.Query("SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY rowid")
+	// Only real tables: a view registered as a feature table may compute
+	// anything (a recursive one yields rows without end), and virtual
+	// tables run module code.
+	rows, err := db.Query(`SELECT c.table_name FROM gpkg_contents c
+		JOIN sqlite_master m ON m.name = c.table_name AND m.type = 'table' AND upper(coalesce(m.sql, '')) NOT LIKE 'CREATE VIRTUAL%'
+		WHERE c.data_type = 'features' ORDER BY c.rowid`)
 	if err != nil {
 		return nil, formatErr("read gpkg_contents: %v", err)
 	}
@@ -107,12 +112,12 @@ func Open(path, table string) (*Reader, error) {
 		return fail(err)
 	}
 	if len(names) == 0 {
-		return fail(formatErr("no feature tables"))
+		return fail(formatErr("no feature tables (only tables listed in gpkg_contents are read, never views)"))
 	}
 	if table == "" {
 		table = names[0]
 	} else if !slices.Contains(names, table) {
-		return fail(formatErr("no feature table %q; tables: %s", table, strings.Join(names, ", ")))
+		return fail(formatErr("no feature table %q (views are not read); tables: %s", table, strings.Join(names, ", ")))
 	}
 	r.Table = table
 	var srsID int

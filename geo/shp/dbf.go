@@ -38,6 +38,9 @@ type Field struct {
 	Type     FieldType
 	Length   int
 	Decimals int
+	// FileName is the name in the file when Name had to differ from it (a
+	// repeated name, or an empty one); empty otherwise.
+	FileName string
 }
 
 // AttributeReader streams records from a .dbf file.
@@ -162,10 +165,45 @@ func NewAttributeReader(r io.Reader, encodingName string) (*AttributeReader, err
 	if len(fields) == 0 {
 		return nil, formatErr(".dbf has no fields")
 	}
+	uniqueFieldNames(fields)
 	if width != recordLen {
 		return nil, formatErr(".dbf fields add up to %d bytes but records are %d", width, recordLen)
 	}
 	return &AttributeReader{r: br, Fields: fields, NumRecords: numRecords, recordLen: recordLen, decoder: td, buf: make([]byte, recordLen)}, nil
+}
+
+// uniqueFieldNames renames repeated (case-insensitively, as DBF tools
+// compare) and empty field names to NAME_2, NAME_3… so that no column's
+// values are lost under another's key; FileName keeps the original.
+func uniqueFieldNames(fields []Field) {
+	taken := map[string]bool{}
+	for _, f := range fields {
+		taken[strings.ToUpper(f.Name)] = true
+	}
+	seen := map[string]bool{}
+	for i := range fields {
+		f := &fields[i]
+		key := strings.ToUpper(f.Name)
+		if f.Name != "" && !seen[key] {
+			seen[key] = true
+			continue
+		}
+		base := f.Name
+		if base == "" {
+			base = "FIELD"
+		}
+		for n := 2; ; n++ {
+			cand := fmt.Sprintf("%s_%d", base, n)
+			if !taken[strings.ToUpper(cand)] {
+				f.FileName, f.Name = f.Name, cand
+				if f.FileName == "" {
+					f.FileName = "(empty)"
+				}
+				taken[strings.ToUpper(cand)], seen[strings.ToUpper(cand)] = true, true
+				break
+			}
+		}
+	}
 }
 
 // Next returns the next record's values, keyed by field name, and io.EOF

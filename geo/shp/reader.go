@@ -64,16 +64,16 @@ func Open(fsys fs.FS, shpPath string, opts Options) (*Reader, error) {
 		}
 	}
 	if p := siblings[".prj"]; p != "" {
-		b, err := fs.ReadFile(fsys, p)
+		b, err := readSideFile(fsys, p)
 		if err != nil {
-			return fail(fmt.Errorf("read %s: %w", p, err))
+			return fail(err)
 		}
 		r.PRJ = strings.TrimSpace(string(b))
 	}
 	if p := siblings[".cpg"]; p != "" {
-		b, err := fs.ReadFile(fsys, p)
+		b, err := readSideFile(fsys, p)
 		if err != nil {
-			return fail(fmt.Errorf("read %s: %w", p, err))
+			return fail(err)
 		}
 		r.CPG = strings.TrimSpace(string(b))
 	}
@@ -199,6 +199,26 @@ func countShx(fsys fs.FS, p string) (int, error) {
 		return 0, formatErr(".shx header says %d bytes of entries, file holds %d", declared, n)
 	}
 	return int(n / 8), nil
+}
+
+// MaxSideFile bounds a .prj or .cpg: real ones are a few hundred bytes,
+// and reading an unbounded one whole would let a tiny zip fill memory.
+const MaxSideFile = 64 << 10
+
+func readSideFile(fsys fs.FS, p string) ([]byte, error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSideFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if len(b) > MaxSideFile {
+		return nil, formatErr("%s is over %d KiB; a .prj or .cpg is a few hundred bytes", path.Base(p), MaxSideFile>>10)
+	}
+	return b, nil
 }
 
 // FindShapefiles lists the .shp files in fsys (for example a zip archive),
