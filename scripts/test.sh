@@ -19,7 +19,7 @@ go test -race -count=1 -timeout 20m ./...
 
 # A short run of each fuzz target over the upload parsers; a crash found
 # here is saved under testdata/fuzz and fails the run.
-for target in geo/shp:FuzzShapefile geo/geojsonstream:FuzzReader data/upload:FuzzZippedShapefile; do
+for target in geo/shp:FuzzShapefile geo/geojsonstream:FuzzReader data/upload:FuzzZippedShapefile geo/gpkg:FuzzOpen geo/crs:FuzzFromWKT; do
 	go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime="${GUSU_FUZZTIME:-15s}" -fuzzminimizetime=1s "./${target%%:*}"
 done
 

@@ -345,3 +345,21 @@ func mustTime(t *testing.T, s string) time.Time {
 	}
 	return v
 }
+
+// A Beijing 1954 .prj, TOWGS84 clause and all, is read as Beijing 1954,
+// not as WGS 84 ("TOWGS84" contains "WGS84"), and PostGIS applies its
+// datum shift.
+func TestBeijing1954PRJ(t *testing.T) {
+	f := newFixture(t, 0)
+	f.createLayer(t, "bj54")
+	files := unzip(t, "districts_4549_gbk.zip")
+	for k := range files {
+		if strings.HasSuffix(k, ".prj") {
+			files[k] = []byte(`PROJCS["Beijing_1954_3_Degree_GK_CM_120E",GEOGCS["GCS_Beijing_1954",DATUM["D_Beijing_1954",SPHEROID["Krasovsky_1940",6378245.0,298.3],TOWGS84[15.8,-154.4,-82.3,0,0,0,0]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Gauss_Kruger"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",120.0],PARAMETER["Scale_Factor",1.0],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]`)
+		}
+	}
+	s, rep := f.upload(t, "bj54", "", "bj54.zip", zipOf(t, files))
+	if s != 201 || rep["crs"] != "EPSG:2437" {
+		t.Fatalf("%d crs %v: %v", s, rep["crs"], rep["error"])
+	}
+}

@@ -224,12 +224,17 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 		return nil, err
 	}
 	rep.CRS, rep.CRSName, rep.CRSSource = c.String(), c.Name, how
-	var known bool
-	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM spatial_ref_sys WHERE srid = $1)", c.EPSG).Scan(&known); err != nil {
-		return nil, err
-	}
-	if !known {
+	var proj4 string
+	err = tx.QueryRow(ctx, "SELECT coalesce(proj4text, '') FROM spatial_ref_sys WHERE srid = $1", c.EPSG).Scan(&proj4)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, badInput(fmt.Sprintf("EPSG:%d is not a coordinate system PostGIS knows", c.EPSG))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up EPSG:%d: %w", c.EPSG, err)
+	}
+	// What the file's definition said must be what PostGIS will apply.
+	if err := c.CheckAgainst(proj4); err != nil {
+		return nil, badInput(err.Error())
 	}
 	if err := prepare(ctx, tx, c.EPSG, st.family, opts.Reject, rep); err != nil {
 		return nil, err
