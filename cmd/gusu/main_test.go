@@ -194,6 +194,34 @@ func TestManagedModeEndToEnd(t *testing.T) {
 	if status != 503 || strings.Contains(body["error"].(string), "SQL") {
 		t.Fatalf("features with the database down: %d %v", status, body)
 	}
+	// gusu supervises the PostgreSQL it started: it comes back by itself.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		status, _ := getJSON(t, g2.url+"/healthz")
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PostgreSQL was not restarted within 90 s:\n%s", g2.logs.raw.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if c := layerCounts(t, g2.url); c["town_system"] != counts["town_system"] {
+		t.Errorf("after the restart: %v towns, want %v", c["town_system"], counts["town_system"])
+	}
+	if g2.logs.find("PostgreSQL exited unexpectedly; restarting it") == nil {
+		t.Error("the crash was not logged")
+	}
+
+	// A second serve on the same data dir is refused with a message that
+	// says what to do, and the first keeps serving.
+	err = run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "another gusu serve") || !strings.Contains(err.Error(), "--database-url") {
+		t.Fatalf("second serve on one data dir: %v", err)
+	}
+	if status, _ := getJSON(t, g2.url+"/healthz"); status != 200 {
+		t.Fatalf("the first server after the refused second: %d", status)
+	}
 }
 
 // An operator's path: --database-url points at an existing PostGIS; no

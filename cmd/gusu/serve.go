@@ -8,7 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -93,11 +98,14 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics, Auth: authn}
 	th.Routes(r)
 	s.access = access.NewService(db.Pool, s.registry, log, isoParamsOrDefault(cfg))
+	canSeePrivate := func(r *http.Request) bool { _, err := authn.Require(r, auth.Viewer); return err == nil }
 	s.access.Slots = httpapi.NewLimiter("isochrone", 2*runtime.NumCPU(), 5*time.Second)
+	s.access.CanSeePrivate = canSeePrivate
 	s.access.Routes(r, log)
 	if ind, err := indicators.NewService(db.Pool, s.registry, s.access, data.Plan); err != nil {
 		log.Error("plan indicators unavailable", "error", err)
 	} else {
+		ind.CanSeePrivate = canSeePrivate
 		ind.Routes(r, log)
 	}
 	fe := &frontend.Handler{Dir: cfg.FrontendDir}
@@ -124,6 +132,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := cfg.logger(stderr)
 	start := time.Now()
+	if cfg.DatabaseURL == "" {
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -148,6 +163,11 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 	go s.registry.Listen(ctx)
 	go s.gen.Run(ctx)
 	go s.access.Run(ctx)
+	if s.db.Cluster != nil {
+		// A managed PostgreSQL that dies is restarted; meanwhile requests
+		// get 503 and the pool reconnects by itself.
+		go s.db.Cluster.Supervise(ctx, func() { s.registry.Invalidate("") })
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -179,4 +199,30 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 		return fmt.Errorf("shut down HTTP server: %w", err)
 	}
 	return nil
+}
+
+// lockDataDir makes this the only gusu serve on dataDir: a second would
+// share the managed PostgreSQL that the first stops when it exits, and be
+// left answering 503. The lock is an flock, released by the kernel
+// whatever way the process ends.
+func lockDataDir(dataDir string) (func(), error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create --data-dir %s: %w", dataDir, err)
+	}
+	path := filepath.Join(dataDir, "serve.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		abs, _ := filepath.Abs(dataDir)
+		return nil, fmt.Errorf("another gusu serve (pid %s) is using --data-dir %s: stop it first, or give this one another --data-dir; "+
+			"to run several servers on the managed database, point them at it with --database-url 'postgres://gusu@/gusu?host=%s&port=5432'",
+			strings.TrimSpace(string(holder)), abs, filepath.Join(abs, "postgres"))
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close() }, nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
 
@@ -280,5 +281,101 @@ func TestPrivateLayers(t *testing.T) {
 	}
 	if _, b := get("/tiles/secret_zones.json?token="+viewer, ""); !strings.Contains(string(b), "token="+viewer) {
 		t.Errorf("TileJSON tile URLs do not carry the token: %s", b)
+	}
+	// Nothing names the private layer to an anonymous client.
+	for _, path := range []string{"/api/layers/nope", "/api/layers/nope/features", "/tiles/nope/1/1/1.mvt", "/tiles/nope.json", "/tiles/town_system,nope/1/1/1.mvt", "/metrics"} {
+		if s, b := get(path, ""); strings.Contains(string(b), "secret_zones") {
+			t.Errorf("%s (%d) names the private layer: %.300s", path, s, b)
+		}
+	}
+	testLayerAdmin(t, g.url, pool, get, viewer, editor)
+}
+
+// Admins make layers private or public, retitle and delete them; every
+// route follows at once, and private inputs vanish from accessibility
+// answers and indicators for clients without access.
+func testLayerAdmin(t *testing.T, base string, pool *pgxpool.Pool, get func(path, token string) (int, []byte), viewer, editor string) {
+	admin, _ := auth.Create(context.Background(), pool, "root", auth.Admin)
+	send := func(method, path, token, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "bearer "+token) // the scheme is case-insensitive
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if s, b := send(http.MethodPatch, "/api/layers/secret_zones", editor, `{"private":false}`); s != 403 {
+		t.Fatalf("PATCH by an editor: %d %s", s, b)
+	}
+	if s, b := send(http.MethodPatch, "/api/layers/secret_zones", admin, `{"private":false,"title":"公开的分区"}`); s != 200 {
+		t.Fatalf("PATCH by an admin: %d %s", s, b)
+	}
+	if s, b := get("/api/layers/secret_zones", ""); s != 200 || !strings.Contains(string(b), "公开的分区") {
+		t.Fatalf("after making it public: %d %s", s, b)
+	}
+	if s, b := send(http.MethodPatch, "/api/layers/secret_zones", admin, `{"title":"a\u0000b"}`); s != 400 {
+		t.Fatalf("NUL in a title: %d %s", s, b)
+	}
+	if s, b := send(http.MethodPatch, "/api/layers/secret_zones", admin, `{"colour":"red"}`); s != 400 {
+		t.Fatalf("unknown field: %d %s", s, b)
+	}
+	if s, _ := send(http.MethodPatch, "/api/layers/secret_zones", admin, `{"private":true}`); s != 200 {
+		t.Fatal("PATCH private")
+	}
+	if s, _ := get("/api/layers/secret_zones", ""); s != 401 {
+		t.Fatalf("private again: %d", s)
+	}
+
+	// The town system made private vanishes from accessibility answers and indicators.
+	if s, b := send(http.MethodPatch, "/api/layers/town_system", admin, `{"private":true}`); s != 200 {
+		t.Fatalf("PATCH town_system: %d %s", s, b)
+	}
+	if s, b := get("/api/accessibility/towns?lon=120.62&lat=31.30&mode=walk", ""); s != 404 {
+		t.Errorf("towns table for an anonymous client: %d %.200s", s, b)
+	}
+	if s, b := get("/api/accessibility/towns?lon=120.62&lat=31.30&mode=walk", viewer); s != 200 {
+		t.Errorf("towns table for a viewer: %d %.200s", s, b)
+	}
+	if s, b := get("/api/isochrones?lon=120.62&lat=31.30&mode=walk&minutes=15", ""); s != 200 || strings.Contains(string(b), "towns_reached") || strings.Contains(string(b), `"town_system"`) {
+		t.Errorf("isochrone for an anonymous client: %d %.300s", s, b)
+	}
+	if s, b := get("/api/isochrones?lon=120.62&lat=31.30&mode=walk&minutes=15", viewer); s != 200 || !strings.Contains(string(b), "towns_reached") {
+		t.Errorf("isochrone for a viewer: %d %.300s", s, b)
+	}
+	if s, b := get("/api/isochrones?from=town:320583&mode=walk&minutes=15", ""); s != 400 {
+		t.Errorf("a private town as origin: %d %.300s", s, b)
+	}
+	if _, b := get("/api/indicators", ""); strings.Contains(string(b), `"town_system":`) {
+		t.Errorf("indicators name the private layer's version: %.500s", b)
+	}
+	if _, b := get("/api/indicators", viewer); !strings.Contains(string(b), `"town_system":`) {
+		t.Errorf("indicators for a viewer lack the town system: %.500s", b)
+	}
+	send(http.MethodPatch, "/api/layers/town_system", admin, `{"private":false}`)
+
+	// Deleting: admins only, uploaded layers only, every version's table goes.
+	if s, _ := send(http.MethodDelete, "/api/layers/secret_zones", editor, ""); s != 403 {
+		t.Fatalf("DELETE by an editor: %d", s)
+	}
+	if s, b := send(http.MethodDelete, "/api/layers/town_system", admin, ""); s != 409 {
+		t.Fatalf("DELETE of a bundled layer: %d %s", s, b)
+	}
+	if s, b := send(http.MethodDelete, "/api/layers/secret_zones", admin, ""); s != 204 {
+		t.Fatalf("DELETE: %d %s", s, b)
+	}
+	if s, _ := get("/api/layers/secret_zones", viewer); s != 404 {
+		t.Fatalf("after DELETE: %d", s)
+	}
+	var tables int
+	pool.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'up_secret_zones_%'").Scan(&tables)
+	if tables != 0 {
+		t.Fatalf("%d version tables left", tables)
+	}
+	if s, _ := send(http.MethodDelete, "/api/layers/secret_zones", admin, ""); s != 404 {
+		t.Fatalf("second DELETE: %d", s)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +175,11 @@ func TestBadRequests(t *testing.T) {
 		"Mapbox: unknown profile":   "/isochrone/v1/flying/120.6,31.3?contours_minutes=15",
 		"Mapbox: bad coordinates":   "/isochrone/v1/walking/abc?contours_minutes=15",
 		"towns: bad mode":           "/api/accessibility/towns?lon=120.6&lat=31.3&mode=boat",
+		"Mapbox: fewer colours":     "/isochrone/v1/walking/120.62,31.30?contours_minutes=15,30&contours_colors=ff0000",
+		"Mapbox: bad colour":        "/isochrone/v1/walking/120.62,31.30?contours_minutes=15&contours_colors=red",
+		"Mapbox: five contours":     "/isochrone/v1/walking/120.62,31.30?contours_minutes=5,10,15,20,25",
+		"Mapbox: polygons=yes":      "/isochrone/v1/walking/120.62,31.30?contours_minutes=15&polygons=yes",
+		"GET: 101 origins":          "/api/isochrones?from=" + strings.TrimSuffix(strings.Repeat("station:x,", 101), ","),
 	}
 	for name, path := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -224,6 +231,63 @@ func TestMapboxShape(t *testing.T) {
 	_, fc, _ = f.get(t, "/isochrone/v1/cycling/120.62,31.31?contours_minutes=10")
 	if typ := fc["features"].([]any)[0].(map[string]any)["geometry"].(map[string]any)["type"]; typ != "LineString" {
 		t.Fatalf("polygons=false gave %v", typ)
+	}
+}
+
+// The Mapbox route with 1, 2 and 3 contours, with and without colours and
+// polygons: one feature per contour, largest first, each with the colour
+// given for its minutes (or the Mapbox default for its position). The
+// README's example (3 contours, no colours, polygons) once panicked.
+func TestMapboxContours(t *testing.T) {
+	f := newFixture(t)
+	defaults := []string{"#bf4040", "#bf8040", "#bfbf40"}
+	for _, c := range []struct {
+		minutes, colors string
+		polygons        bool
+	}{
+		{"15", "", true}, {"15", "00ff00", false}, {"15,30", "", false}, {"15,30", "ff0000,0000ff", true},
+		{"15,30,45", "", true}, {"15,30,45", "", false}, {"15,30,45", "111111,222222,333333", true}, {"30,15", "aa0000,00aa00", true},
+	} {
+		q := "contours_minutes=" + c.minutes
+		if c.colors != "" {
+			q += "&contours_colors=" + c.colors
+		}
+		if c.polygons {
+			q += "&polygons=true"
+		}
+		t.Run(q, func(t *testing.T) {
+			status, fc, raw := f.get(t, "/isochrone/v1/walking/120.62,31.30?"+q)
+			if status != 200 {
+				t.Fatalf("%d %s", status, raw)
+			}
+			mins := strings.Split(c.minutes, ",")
+			colors := strings.Split(c.colors, ",")
+			feats := fc["features"].([]any)
+			if len(feats) != len(mins) {
+				t.Fatalf("%d features for %d contours", len(feats), len(mins))
+			}
+			prev := 1e9
+			for _, ft := range feats {
+				p := ft.(map[string]any)["properties"].(map[string]any)
+				contour := p["contour"].(float64)
+				if contour > prev {
+					t.Fatalf("contour %v after %v: not largest first", contour, prev)
+				}
+				prev = contour
+				i := slices.Index(mins, strconv.FormatFloat(contour, 'f', -1, 64))
+				want := defaults[i]
+				if c.colors != "" {
+					want = "#" + colors[i]
+				}
+				if p["color"] != want {
+					t.Fatalf("contour %v has colour %v, want %v", contour, p["color"], want)
+				}
+				typ := ft.(map[string]any)["geometry"].(map[string]any)["type"]
+				if c.polygons != (typ != "LineString") || (c.polygons && p["fill"] != want) {
+					t.Fatalf("polygons=%v gave %v with fill %v", c.polygons, typ, p["fill"])
+				}
+			}
+		})
 	}
 }
 

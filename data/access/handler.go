@@ -29,6 +29,9 @@ type Query struct {
 	Mode    isochrone.Mode
 	Minutes []float64
 	Planned bool
+	// Hidden are input layers that are private to a client without access:
+	// the answer must not reveal them.
+	Hidden map[string]bool
 }
 
 // MaxOrigins bounds the origins of one isochrone request, GET or POST.
@@ -99,9 +102,11 @@ func parseLonLat(lon, lat string) (orb.Point, error) {
 }
 
 // resolve turns "town:<code>" or "station:<id or name>" into a point.
-func (b *built) resolve(from string) (orb.Point, error) {
+func (b *built) resolve(from string, hidden map[string]bool) (orb.Point, error) {
 	kind, key, ok := strings.Cut(from, ":")
 	switch {
+	case ok && kind == "town" && hidden["town_system"], ok && kind == "station" && hidden["rail_stations"]:
+		return orb.Point{}, bad("from=%s: origins of that kind are not available to this client", kind)
 	case ok && kind == "town":
 		for _, u := range b.units {
 			if u.Code == key || (u.Code == "" && u.Name == key) {
@@ -125,6 +130,7 @@ func (b *built) resolve(from string) (orb.Point, error) {
 
 func (s *Service) parseGET(r *http.Request, b *built) (Query, error) {
 	q := r.URL.Query()
+	out := Query{Hidden: s.hidden(r)}
 	for k := range q {
 		switch k {
 		case "lon", "lat", "from", "minutes", "mode", "scenario", "token":
@@ -132,7 +138,6 @@ func (s *Service) parseGET(r *http.Request, b *built) (Query, error) {
 			return Query{}, bad("unknown parameter %q; known: lon, lat, from, minutes, mode, scenario", k)
 		}
 	}
-	var out Query
 	var err error
 	if out.Minutes, err = s.parseMinutes(q.Get("minutes")); err != nil {
 		return out, err
@@ -150,7 +155,7 @@ func (s *Service) parseGET(r *http.Request, b *built) (Query, error) {
 			return out, bad("at most %d origins, got %d", MaxOrigins, len(from))
 		}
 		for _, f := range from {
-			p, err := b.resolve(strings.TrimSpace(f))
+			p, err := b.resolve(strings.TrimSpace(f), out.Hidden)
 			if err != nil {
 				return out, err
 			}
@@ -184,7 +189,7 @@ func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
 	if err := dec.Decode(&body); err != nil {
 		return Query{}, bad("the body must be JSON {origins: [[lon, lat], ...], from: [\"town:<code>\"], minutes: [15, 30, 45], mode, scenario}: %v", err)
 	}
-	var out Query
+	out := Query{Hidden: s.hidden(r)}
 	var err error
 	mins := make([]string, len(body.Minutes))
 	for i, m := range body.Minutes {
@@ -210,7 +215,7 @@ func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
 		out.Origins, out.From = append(out.Origins, p), append(out.From, fmt.Sprintf("%g,%g", p[0], p[1]))
 	}
 	for _, f := range body.From {
-		p, err := b.resolve(f)
+		p, err := b.resolve(f, out.Hidden)
 		if err != nil {
 			return out, err
 		}
@@ -262,8 +267,29 @@ func (b *built) useRoads(q Query) bool {
 // surface is what band membership and travel times are read from.
 type surface interface{ At(orb.Point) float64 }
 
+// hidden lists the network's input layers that are private, when the
+// request may not see private layers.
+func (s *Service) hidden(r *http.Request) map[string]bool {
+	if s.CanSeePrivate == nil || s.CanSeePrivate(r) {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, name := range inputs {
+		if l, err := s.reg.Get(r.Context(), name); err == nil && l.Private {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// errHiddenRail refuses transit to a client that may not see the rail.
+var errHiddenRail = &httpapi.Error{Status: http.StatusNotFound, Message: "transit travel times are not available to this client (the rail layers are private): use mode walk, bike or drive, or send a token"}
+
 func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error) {
 	start := time.Now()
+	if q.Mode == isochrone.Transit && (q.Hidden["rail_lines"] || q.Hidden["rail_stations"]) {
+		return nil, errHiddenRail
+	}
 	req := isochrone.Request{Origins: q.Origins, Mode: q.Mode, Minutes: q.Minutes, Planned: q.Planned}
 	var bands []isochrone.Band
 	var times surface
@@ -302,6 +328,11 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 		f.Properties = geojson.Properties{"minutes": band.Minutes, "mode": q.Mode, "area_km2": math.Round(band.AreaKm2*100) / 100,
 			"towns_reached": reached, "population_reached": pop,
 			"population_note": "sum of the populations the data gives (county-level cities and a few towns only)"}
+		if q.Hidden["town_system"] {
+			delete(f.Properties, "towns_reached")
+			delete(f.Properties, "population_reached")
+			f.Properties["population_note"] = "towns and population are not available to this client (the town-system layer is private)"
+		}
 		fc.Append(f)
 	}
 	fc.ExtraMembers = geojson.Properties{"metadata": s.metadata(b, roads, q, time.Since(start))}
@@ -332,8 +363,21 @@ func (s *Service) metadata(b *built, roads bool, q Query, took time.Duration) ma
 		"note":       note,
 		"parameters": s.params, "scenario": scenario, "origins": q.From, "mode": q.Mode,
 		"compute_ms":       math.Round(float64(took.Microseconds())/100) / 10,
-		"network_built_at": b.builtAt, "layer_versions": b.versions,
+		"network_built_at": b.builtAt, "layer_versions": visibleVersions(b.versions, q.Hidden),
 	}
+}
+
+func visibleVersions(all map[string]int64, hidden map[string]bool) map[string]int64 {
+	if len(hidden) == 0 {
+		return all
+	}
+	out := map[string]int64{}
+	for k, v := range all {
+		if !hidden[k] {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (s *Service) isochronesGET(w http.ResponseWriter, r *http.Request) error {
@@ -414,7 +458,7 @@ func (s *Service) mapbox(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return bad("polygons must be true or false, not %q", qs.Get("polygons"))
 	}
-	fc, err := s.compute(b, Query{Origins: []orb.Point{p}, From: []string{v["coords"]}, Mode: mode, Minutes: mins})
+	fc, err := s.compute(b, Query{Origins: []orb.Point{p}, From: []string{v["coords"]}, Mode: mode, Minutes: mins, Hidden: s.hidden(r)})
 	if err != nil {
 		return err
 	}
@@ -501,6 +545,12 @@ func (s *Service) Towns(q Query) ([]UnitTime, map[string]any, error) {
 
 func (s *Service) townsWith(b *built, q Query) ([]UnitTime, map[string]any, error) {
 	start := time.Now()
+	if q.Hidden["town_system"] {
+		return nil, nil, httpapi.NotFound("the town-system layer is not available to this client", nil)
+	}
+	if q.Mode == isochrone.Transit && (q.Hidden["rail_lines"] || q.Hidden["rail_stations"]) {
+		return nil, nil, errHiddenRail
+	}
 	mins := append([]float64(nil), q.Minutes...)
 	sort.Float64s(mins)
 	var times surface
@@ -572,5 +622,5 @@ func (s *Service) Resolve(from string) (orb.Point, error) {
 	if err != nil {
 		return orb.Point{}, err
 	}
-	return b.resolve(from)
+	return b.resolve(from, nil) // the CLI and indicators run with full access
 }

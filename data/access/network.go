@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"slices"
 	"sort"
 	"sync"
@@ -74,6 +75,10 @@ type Service struct {
 	// Slots bounds the isochrone computations that run at once (they are
 	// CPU-bound); nil: no bound. Set before Routes.
 	Slots *httpapi.Limiter
+	// CanSeePrivate reports whether a request may see private layers; nil:
+	// every request may. A private input layer leaves no trace in the
+	// answers to the others.
+	CanSeePrivate func(*http.Request) bool
 }
 
 // roadsLayer is the imported OSM road network (optional).

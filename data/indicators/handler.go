@@ -1,6 +1,7 @@
 package indicators
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -16,7 +17,32 @@ func (s *Service) Routes(r *mux.Router, log *slog.Logger) {
 		if err != nil {
 			return err
 		}
+		if s.CanSeePrivate != nil && !s.CanSeePrivate(r) {
+			for i := range all {
+				s.withhold(r.Context(), &all[i])
+			}
+		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"plan_source": s.plan.Source, "indicators": all})
 		return nil
 	})).Methods(http.MethodGet, http.MethodHead)
+}
+
+// withhold blanks an indicator computed from a private layer: a client
+// that may not see the layer learns nothing from it.
+func (s *Service) withhold(ctx context.Context, ind *Indicator) {
+	private := false
+	visible := map[string]int64{} // a new map: ind's is shared with the cache
+	for name, v := range ind.Inputs {
+		if l, err := s.reg.Get(ctx, name); err == nil && l.Private {
+			private = true
+		} else {
+			visible[name] = v
+		}
+	}
+	if !private {
+		return
+	}
+	ind.Inputs = visible
+	ind.Value, ind.Details, ind.Counted, ind.Status = nil, nil, nil, NotComputable
+	ind.Caveats = []string{"computed from a layer that is not available to this client"}
 }

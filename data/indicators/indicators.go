@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -75,6 +76,10 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[string]cached
+
+	// CanSeePrivate reports whether a request may see private layers; nil:
+	// every request may.
+	CanSeePrivate func(*http.Request) bool
 }
 
 type cached struct {

@@ -79,7 +79,9 @@ func (l *Layer) Column(name string) (Column, bool) {
 	return Column{}, false
 }
 
-// UnknownLayerError names a layer that does not exist and the ones that do.
+// UnknownLayerError names a layer that does not exist and the public ones
+// that do (private layers are never named to a client that asked for
+// something else).
 type UnknownLayerError struct {
 	Name  string
 	Known []string
@@ -95,6 +97,7 @@ type ChangeFunc func(layer string)
 type snapshot struct {
 	byName map[string]*Layer
 	names  []string
+	public []string // names of the layers that are not private
 }
 
 // Registry reads and caches the layer registry.
@@ -172,7 +175,7 @@ func (r *Registry) Get(ctx context.Context, name string) (*Layer, error) {
 	if l, ok := s.byName[name]; ok {
 		return l, nil
 	}
-	return nil, &UnknownLayerError{Name: name, Known: s.names}
+	return nil, &UnknownLayerError{Name: name, Known: s.public}
 }
 
 func (r *Registry) current(ctx context.Context) (*snapshot, error) {
@@ -242,8 +245,12 @@ func (r *Registry) load(ctx context.Context) (*snapshot, error) {
 		l.Columns = cols[l.Table]
 		s.byName[l.Name] = l
 		s.names = append(s.names, l.Name)
+		if !l.Private {
+			s.public = append(s.public, l.Name)
+		}
 	}
 	sort.Strings(s.names)
+	sort.Strings(s.public)
 	return s, nil
 }
 

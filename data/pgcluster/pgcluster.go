@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,10 +59,27 @@ type Options struct {
 type Cluster struct {
 	dir      string
 	bin      string
-	cmd      *exec.Cmd
-	exited   chan error
 	attached bool
 	log      *slog.Logger
+	owner    *owner
+	opts     Options
+
+	mu       sync.Mutex
+	proc     *process // the postgres this process started; nil if none
+	stopping bool     // Stop was called: an exit is not a crash
+}
+
+// process is one run of postgres.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited
+	err  error         // its exit status, once done is closed
+}
+
+func (c *Cluster) current() *process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proc
 }
 
 // FindBinaries returns the directory of the PostgreSQL server binaries:
@@ -131,11 +149,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, bin: bin, log: log}
+	c := &Cluster{dir: dir, bin: bin, log: log, opts: opts}
 	owner, err := runAs()
 	if err != nil {
 		return nil, err
 	}
+	c.owner = owner
 	if err := prepareDir(dir, owner, log); err != nil {
 		return nil, err
 	}
@@ -151,24 +170,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	} else {
-		// After a crash the old server's processes may take a moment to
-		// go, and PostgreSQL refuses to start while their shared memory is
-		// in use: retry a start that fails at once, a few times.
-		var err error
-		for attempt := 0; attempt < 5; attempt++ {
-			if err = c.start(owner, opts); err != nil {
-				return nil, err
-			}
-			err = c.waitReady(ctx, 60*time.Second)
-			if err == nil || !errors.Is(err, errExited) {
-				break
-			}
-			log.Warn("postgres exited during start-up; retrying", "attempt", attempt+1, "error", err)
-			c.cmd = nil
-			time.Sleep(time.Duration(200*(attempt+1)) * time.Millisecond)
-		}
-		if err != nil {
-			_ = c.Stop(context.Background())
+		if err := c.startAndWait(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -177,6 +179,79 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// startAndWait starts postgres and waits until it accepts connections.
+// After a crash the old server's processes may take a moment to go, and
+// PostgreSQL refuses to start while their shared memory is in use: a start
+// that fails at once is retried a few times.
+func (c *Cluster) startAndWait(ctx context.Context) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = c.start(c.owner, c.opts); err != nil {
+			return err
+		}
+		err = c.waitReady(ctx, 60*time.Second)
+		if err == nil || !errors.Is(err, errExited) {
+			break
+		}
+		c.log.Warn("postgres exited during start-up; retrying", "attempt", attempt+1, "error", err)
+		time.Sleep(time.Duration(200*(attempt+1)) * time.Millisecond)
+	}
+	if err != nil {
+		_ = c.Stop(context.Background())
+	}
+	return err
+}
+
+// Supervise restarts postgres whenever it exits without Stop having been
+// called (a crash, an OOM kill, an operator's kill), until ctx ends: gusu
+// answers 503 while it is down and recovers by itself. Restarts back off
+// from 1 s to 1 min. onRestart, if set, is called after each restart. It
+// returns at once for an attached cluster, which another process owns.
+func (c *Cluster) Supervise(ctx context.Context, onRestart func()) {
+	if c.attached {
+		return
+	}
+	backoff := time.Second
+	for {
+		p := c.current()
+		if p == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.done:
+		}
+		c.mu.Lock()
+		stopping := c.stopping
+		c.mu.Unlock()
+		if stopping {
+			return
+		}
+		c.log.Error("PostgreSQL exited unexpectedly; restarting it", "dir", c.dir, "exit", fmt.Sprint(p.err), "log", c.logTail(), "in", backoff)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Minute)
+			if err := c.startAndWait(ctx); err == nil {
+				break
+			} else if ctx.Err() != nil {
+				return
+			} else {
+				c.log.Error("PostgreSQL did not restart; trying again", "in", backoff, "error", err)
+			}
+		}
+		c.log.Info("PostgreSQL is back")
+		backoff = time.Second
+		if onRestart != nil {
+			onRestart()
+		}
+	}
 }
 
 // owner is the OS user postgres runs as; nil means the current user.
@@ -356,9 +431,11 @@ func (c *Cluster) start(o *owner, opts Options) error {
 		return fmt.Errorf("start postgres: %w", err)
 	}
 	logFile.Close()
-	c.cmd = cmd
-	c.exited = make(chan error, 1)
-	go func() { c.exited <- cmd.Wait() }()
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	c.mu.Lock()
+	c.proc, c.stopping = p, false
+	c.mu.Unlock()
 	c.log.Info("started PostgreSQL", "dir", c.dir, "pid", cmd.Process.Pid, "log", logPath)
 	return nil
 }
@@ -387,10 +464,14 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 			conn.Close(ctx)
 			return nil
 		}
+		var done chan struct{}
+		p := c.current()
+		if p != nil {
+			done = p.done
+		}
 		select {
-		case exitErr := <-c.exited:
-			c.exited <- exitErr
-			return fmt.Errorf("%w (%v): %s", errExited, exitErr, c.logTail())
+		case <-done:
+			return fmt.Errorf("%w (%v): %s", errExited, p.err, c.logTail())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -439,36 +520,41 @@ func (c *Cluster) URL(db string) string {
 // Stop shuts postgres down (fast shutdown: active sessions are ended, data is
 // checkpointed) if this process started it; an attached cluster is left running.
 func (c *Cluster) Stop(ctx context.Context) error {
-	if c.cmd == nil {
+	c.mu.Lock()
+	p := c.proc
+	c.stopping = true
+	c.proc = nil
+	c.mu.Unlock()
+	if p == nil {
 		return nil
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-c.exited:
+	case <-p.done:
 	case <-time.After(30 * time.Second):
 		c.log.Warn("postgres did not stop within 30s; sending SIGQUIT")
-		_ = c.cmd.Process.Signal(syscall.SIGQUIT)
-		<-c.exited
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		<-p.done
 	case <-ctx.Done():
-		_ = c.cmd.Process.Signal(syscall.SIGQUIT)
-		<-c.exited
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		<-p.done
 	}
-	c.cmd = nil
 	c.log.Info("stopped PostgreSQL", "dir", c.dir)
 	return nil
 }
 
 // Kill stops postgres abruptly, as a crash would, leaving postmaster.pid
-// behind. For tests of crash recovery.
+// behind; a supervised cluster restarts it. For tests of crash recovery.
 func (c *Cluster) Kill() {
-	if c.cmd != nil {
-		pgid := c.cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-c.exited
-		// Wait for the backends too, as a real crash would leave no process.
-		for i := 0; i < 200 && syscall.Kill(-pgid, 0) == nil; i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
-		c.cmd = nil
+	p := c.current()
+	if p == nil {
+		return
+	}
+	pgid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	<-p.done
+	// Wait for the backends too, as a real crash would leave no process.
+	for i := 0; i < 200 && syscall.Kill(-pgid, 0) == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
 	}
 }

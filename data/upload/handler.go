@@ -67,6 +67,8 @@ func (a *API) committed(layer string) {
 // Routes registers the API's routes on r.
 func (a *API) Routes(r *mux.Router) {
 	r.Handle("/api/layers", httpapi.Handler(a.Log, a.create)).Methods(http.MethodPost)
+	r.Handle("/api/layers/{name}", httpapi.Handler(a.Log, a.update)).Methods(http.MethodPatch)
+	r.Handle("/api/layers/{name}", httpapi.Handler(a.Log, a.remove)).Methods(http.MethodDelete)
 	r.Handle("/api/layers/{name}/uploads", httpapi.Handler(a.Log, a.upload)).Methods(http.MethodPost)
 	r.Handle("/api/layers/{name}/versions", httpapi.Handler(a.Log, a.versions)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/layers/{name}/versions/{version}/restore", httpapi.Handler(a.Log, a.restore)).Methods(http.MethodPost)
@@ -104,6 +106,47 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	a.committed(spec.Name)
 	httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"layer": spec.Name, "version": 0,
 		"links": map[string]string{"uploads": "/api/layers/" + spec.Name + "/uploads", "self": "/api/layers/" + spec.Name}})
+	return nil
+}
+
+// update is PATCH /api/layers/{name} {title, description, attribution,
+// private}: admin only.
+func (a *API) update(w http.ResponseWriter, r *http.Request) error {
+	tok, err := a.Auth.Require(r, auth.Admin)
+	if err != nil {
+		return err
+	}
+	var c LayerChange
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return httpapi.BadRequest("the body must be a JSON object with any of {title, description, attribution, private}: "+err.Error(), nil)
+	}
+	name := mux.Vars(r)["name"]
+	ctx, cancel := a.queryContext(r)
+	defer cancel()
+	if err := UpdateLayer(ctx, a.Pool, name, c); err != nil {
+		return apiError(err)
+	}
+	a.committed(name)
+	a.Log.Info("layer changed", "layer", name, "by", tok.Name)
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"layer": name, "changed": c})
+	return nil
+}
+
+// remove is DELETE /api/layers/{name}: admin only, uploaded layers only.
+func (a *API) remove(w http.ResponseWriter, r *http.Request) error {
+	tok, err := a.Auth.Require(r, auth.Admin)
+	if err != nil {
+		return err
+	}
+	name := mux.Vars(r)["name"]
+	if err := DeleteLayer(r.Context(), a.Pool, name); err != nil {
+		return apiError(err)
+	}
+	a.committed(name)
+	a.Log.Info("layer deleted", "layer", name, "by", tok.Name)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

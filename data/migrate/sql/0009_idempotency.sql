@@ -4,7 +4,7 @@
 -- exactly when the version does. Rows older than a day are pruned by the
 -- upload that writes the next one.
 CREATE TABLE gusu_upload_keys (
-    layer       text NOT NULL,
+    layer       text NOT NULL REFERENCES gusu_layers (name) ON DELETE CASCADE ON UPDATE CASCADE,
     created_by  text NOT NULL,
     key         text NOT NULL,
     fingerprint text NOT NULL,

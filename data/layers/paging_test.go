@@ -1,0 +1,153 @@
+package layers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb/geojson"
+)
+
+// Following next links (keyset paging, after=<id>) visits every feature
+// once, whatever the page size, as a count in PostgreSQL says.
+func TestNextLinksVisitEveryFeatureOnce(t *testing.T) {
+	f := newFixture(t)
+	var total int
+	f.api.Pool.QueryRow(context.Background(), "SELECT count(*) FROM rail_stations").Scan(&total)
+	for _, limit := range []int{1, 7, 100, 1000} {
+		if limit == 1 && total > 300 {
+			continue
+		}
+		seen := map[any]bool{}
+		url := fmt.Sprintf("%s/api/layers/rail_stations/features?limit=%d", f.srv.URL, limit)
+		pages := 0
+		for url != "" {
+			resp, body := get(t, url)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: %d %s", url, resp.StatusCode, body)
+			}
+			fc, err := geojson.UnmarshalFeatureCollection(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ft := range fc.Features {
+				if seen[ft.ID] {
+					t.Fatalf("limit %d: feature %v twice", limit, ft.ID)
+				}
+				seen[ft.ID] = true
+			}
+			var raw struct {
+				Links []map[string]string `json:"links"`
+			}
+			json.Unmarshal(body, &raw)
+			url = ""
+			for _, l := range raw.Links {
+				if l["rel"] == "next" {
+					url = l["href"]
+					if !strings.Contains(url, "after=") || strings.Contains(url, "offset=") {
+						t.Fatalf("next link %q is not a keyset link", url)
+					}
+				}
+			}
+			pages++
+		}
+		if len(seen) != total {
+			t.Fatalf("limit %d: %d features over %d pages, the table has %d", limit, len(seen), pages, total)
+		}
+	}
+	// after combines with bbox; after and offset together are refused.
+	if resp, body := get(t, f.srv.URL+"/api/layers/rail_stations/features?after=0&offset=5"); resp.StatusCode != 400 {
+		t.Fatalf("after with offset: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, f.srv.URL+"/api/layers/rail_stations/features?after=x"); resp.StatusCode != 400 {
+		t.Fatalf("after=x: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, f.srv.URL+"/api/layers/rail_stations/features?offset=100001"); resp.StatusCode != 400 || !strings.Contains(string(body), "after=") {
+		t.Fatalf("deep offset: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A layer with many attributes (more than jsonb_build_object's 100
+// arguments allow in one call) is served whole by the features API, as the
+// tiles serve it.
+func TestFeaturesOfAWideLayer(t *testing.T) {
+	f := newFixture(t)
+	pool := f.api.Pool
+	makeWide(t, pool, 120)
+	f.reg.Invalidate("wide")
+	resp, body := get(t, f.srv.URL+"/api/layers/wide/features")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	fc, err := geojson.UnmarshalFeatureCollection(body)
+	if err != nil || len(fc.Features) != 1 {
+		t.Fatalf("%v %s", err, body)
+	}
+	props := fc.Features[0].Properties
+	if len(props) != 120 || props["c000"] != "v0" || props["c119"] != "v119" {
+		t.Fatalf("%d properties: %v", len(props), props)
+	}
+}
+
+func makeWide(t *testing.T, pool *pgxpool.Pool, n int) {
+	var cols, vals []string
+	for i := 0; i < n; i++ {
+		cols = append(cols, fmt.Sprintf("c%03d text", i))
+		vals = append(vals, fmt.Sprintf("'v%d'", i))
+	}
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE TABLE wide (id bigserial PRIMARY KEY, geom geometry(Point, 4326), " + strings.Join(cols, ", ") + ")",
+		"INSERT INTO wide VALUES (DEFAULT, ST_SetSRID(ST_MakePoint(120.6, 31.3), 4326), " + strings.Join(vals, ", ") + ")",
+		"INSERT INTO gusu_layers (name, title, table_name, geometry_type) VALUES ('wide', 'wide', 'wide', 'point')",
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q[:40], err)
+		}
+	}
+}
+
+// The features query obeys its time limit: a page that takes longer is a
+// 504 at the limit, and the query is canceled in the database.
+func TestFeaturesQueryTimeout(t *testing.T) {
+	f := newFixture(t)
+	f.api.Timeout = 200 * time.Millisecond
+	pool := f.api.Pool
+	// A view-backed layer whose rows each take 50 ms: 100 rows take 5 s.
+	for _, q := range []string{
+		`CREATE TABLE slow_base AS SELECT g AS id, ST_SetSRID(ST_MakePoint(120 + g / 1000.0, 31), 4326) AS geom FROM generate_series(1, 100) g`,
+		`CREATE VIEW slow AS SELECT id, geom, pg_sleep(0.05)::text AS nap FROM slow_base`,
+		`INSERT INTO gusu_layers (name, title, table_name, geometry_type) VALUES ('slow', 'slow', 'slow', 'point')`,
+	} {
+		if _, err := pool.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q[:30], err)
+		}
+	}
+	f.reg.Invalidate("slow")
+	start := time.Now()
+	resp, body := get(t, f.srv.URL+"/api/layers/slow/features?limit=100")
+	took := time.Since(start)
+	if resp.StatusCode != 504 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("answered after %v, the limit is 200 ms", took)
+	}
+	// The database is not still running it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var running int
+		pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%FROM "slow"%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&running)
+		if running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timed-out query is still running in PostgreSQL")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,106 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// LayerChange is an admin's change to a layer's registry entry; nil fields
+// stay as they are.
+type LayerChange struct {
+	Title       *string `json:"title"`
+	Description *string `json:"description"`
+	Attribution *string `json:"attribution"`
+	Private     *bool   `json:"private"`
+}
+
+// UpdateLayer applies c to the layer's row. The row's version bumps and
+// every instance is told (NOTIFY), so catalogs, tiles and caches follow.
+func UpdateLayer(ctx context.Context, pool *pgxpool.Pool, name string, c LayerChange) error {
+	fields := map[string]textField{}
+	var sets []string
+	var args []any
+	add := func(col string, v any) {
+		args = append(args, v)
+		sets = append(sets, fmt.Sprintf("%s = $%d", col, len(args)+1))
+	}
+	if c.Title != nil {
+		if strings.TrimSpace(*c.Title) == "" {
+			return badInput("title must not be empty")
+		}
+		fields["title"] = textField{*c.Title, 200}
+		add("title", *c.Title)
+	}
+	if c.Description != nil {
+		fields["description"] = textField{*c.Description, 10000}
+		add("description", *c.Description)
+	}
+	if c.Attribution != nil {
+		fields["attribution"] = textField{*c.Attribution, 1000}
+		add("attribution", *c.Attribution)
+	}
+	if c.Private != nil {
+		add("private", *c.Private)
+	}
+	if len(sets) == 0 {
+		return badInput("nothing to change: give title, description, attribution or private")
+	}
+	if err := checkText(fields); err != nil {
+		return err
+	}
+	tag, err := pool.Exec(ctx, "UPDATE gusu_layers SET "+strings.Join(sets, ", ")+" WHERE name = $1", append([]any{name}, args...)...)
+	if err != nil {
+		return fmt.Errorf("update layer %q: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return &Error{Kind: NotFound, Msg: fmt.Sprintf("unknown layer %q", name)}
+	}
+	return nil
+}
+
+// DeleteLayer removes an uploaded layer with every version's table and its
+// history, in one transaction. Bundled layers (the plan's own) cannot be
+// deleted — other parts of gusu read them; make them private instead.
+func DeleteLayer(ctx context.Context, pool *pgxpool.Pool, name string) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var source, table string
+		err := tx.QueryRow(ctx, "SELECT source, table_name FROM gusu_layers WHERE name = $1 FOR UPDATE", name).Scan(&source, &table)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &Error{Kind: NotFound, Msg: fmt.Sprintf("unknown layer %q", name)}
+		}
+		if err != nil {
+			return fmt.Errorf("lock layer %q: %w", name, err)
+		}
+		if source != "upload" {
+			return &Error{Kind: Conflict, Msg: fmt.Sprintf("layer %q is part of the bundled plan data, which other parts of gusu read: it cannot be deleted; make it private instead (PATCH {\"private\": true})", name)}
+		}
+		rows, err := tx.Query(ctx, "SELECT DISTINCT table_name FROM gusu_layer_versions WHERE layer = $1", name)
+		if err != nil {
+			return err
+		}
+		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		tables = append(tables, table)
+		// The row goes first: its cascade takes versions, keys and
+		// generalised copies, and the NOTIFY reaches every instance.
+		if _, err := tx.Exec(ctx, "DELETE FROM gusu_layers WHERE name = $1", name); err != nil {
+			return fmt.Errorf("delete layer %q: %w", name, err)
+		}
+		for _, t := range tables {
+			if !strings.HasPrefix(t, "up_"+name+"_v") {
+				continue // only the layer's own version tables
+			}
+			if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+ident(t)); err != nil {
+				return fmt.Errorf("drop %s: %w", t, err)
+			}
+		}
+		return nil
+	})
+}
