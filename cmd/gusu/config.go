@@ -19,29 +19,30 @@ import (
 // variable and flag in one place (see configKeys). Flags win over the
 // environment, which wins over defaults.
 type Config struct {
-	Addr              string
-	DataDir           string
-	DatabaseURL       string
-	LogFormat         string
-	LogLevel          string
-	PublicURL         string
-	DBTimeout         time.Duration
-	DBMaxConns        int
-	TileCacheMB       int
-	CacheControl      string
-	CORSOrigins       string
-	FrontendDir       string
-	MaxUploadMB       int
-	UploadTimeout     time.Duration
-	MaxUploadFeatures int
-	MaxConnections    int
-	ReadTimeout       time.Duration
-	BasemapTiles      string
-	BasemapAttr       string
-	IsoCellM          int
-	IsoDetour         string
-	IsoWalkKmh        string
-	IsoMaxMin         int
+	Addr                  string
+	DataDir               string
+	DatabaseURL           string
+	LogFormat             string
+	LogLevel              string
+	PublicURL             string
+	DBTimeout             time.Duration
+	DBMaxConns            int
+	TileCacheMB           int
+	CacheControl          string
+	CORSOrigins           string
+	FrontendDir           string
+	MaxUploadMB           int
+	UploadTimeout         time.Duration
+	MaxUploadFeatures     int
+	MaxConnections        int
+	MaxConnectionsPerHost int
+	ReadTimeout           time.Duration
+	BasemapTiles          string
+	BasemapAttr           string
+	IsoCellM              int
+	IsoDetour             string
+	IsoWalkKmh            string
+	IsoMaxMin             int
 }
 
 type configKey struct {
@@ -67,6 +68,7 @@ var configKeys = []configKey{
 	{"upload-timeout", "GUSU_UPLOAD_TIMEOUT", "30m", "time limit for one upload: receiving the file, checking it and committing it", func(c *Config) any { return &c.UploadTimeout }},
 	{"max-upload-features", "GUSU_MAX_UPLOAD_FEATURES", "5000000", "most features one upload may hold (422 beyond)", func(c *Config) any { return &c.MaxUploadFeatures }},
 	{"max-connections", "GUSU_MAX_CONNECTIONS", "1024", "most client connections open at once; more wait in the kernel's queue", func(c *Config) any { return &c.MaxConnections }},
+	{"max-connections-per-host", "GUSU_MAX_CONNECTIONS_PER_HOST", "256", "most connections one client address may hold open; 0: no per-host cap (set it so, or high, behind a reverse proxy)", func(c *Config) any { return &c.MaxConnectionsPerHost }},
 	{"read-timeout", "GUSU_READ_TIMEOUT", "30s", "time limit for reading a request (headers and body) other than an upload", func(c *Config) any { return &c.ReadTimeout }},
 	{"basemap-tiles", "GUSU_BASEMAP_TILES", "", "XYZ raster tile URL template ({z}/{x}/{y}) drawn under the layers in the viewer, e.g. a Tianditu tile service; empty: no basemap (works offline)", func(c *Config) any { return &c.BasemapTiles }},
 	{"basemap-attribution", "GUSU_BASEMAP_ATTRIBUTION", "", "attribution shown for --basemap-tiles", func(c *Config) any { return &c.BasemapAttr }},
@@ -188,6 +190,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConnections < 16 || c.MaxConnections > 1<<20 {
 		return errors.New("--max-connections must be from 16 to 1048576")
+	}
+	if c.MaxConnectionsPerHost < 0 {
+		return errors.New("--max-connections-per-host must not be negative")
 	}
 	if c.ReadTimeout < time.Second {
 		return errors.New("--read-timeout must be at least 1s")

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/access"
@@ -170,7 +169,8 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		// Headers (and a connection that sends nothing) get the read limit.
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
 		// Slow bodies are cut off; uploads extend both deadlines to
 		// --upload-timeout for themselves (http.ResponseController).
 		ReadTimeout: s.cfg.ReadTimeout,
@@ -182,8 +182,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	// Past the cap, connections wait in the kernel's accept queue instead
-	// of each taking a file descriptor (and failing accept for everyone).
-	ln = netutil.LimitListener(ln, s.cfg.MaxConnections)
+	// of each taking a file descriptor (and failing accept for everyone);
+	// one client address may hold only its share.
+	ln = httpapi.LimitListener(ln, s.cfg.MaxConnections, min(s.cfg.MaxConnectionsPerHost, s.cfg.MaxConnections))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("gusu is serving", "url", "http://"+ln.Addr().String()+"/", "startup", time.Since(start).Round(time.Millisecond))
