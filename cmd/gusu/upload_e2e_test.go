@@ -85,8 +85,9 @@ func TestUploadChangesTilesAndRestoreBringsThemBack(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
 		t.Fatalf("create layer: %v %v", resp, err)
 	}
-	if s, rep := uploadFile(t, g.url, "plots", tok, "v1.geojson", squares(10, 120.60)); s != 201 {
-		t.Fatalf("v1: %d %v", s, rep)
+	s, v1 := uploadFile(t, g.url, "plots", tok, "v1.geojson", squares(10, 120.60))
+	if s != 201 {
+		t.Fatalf("v1: %d %v", s, v1)
 	}
 	tl := maptile.At(orb.Point{120.6005, 31.2005}, 12)
 	tileURL := fmt.Sprintf("%s/tiles/plots/%d/%d/%d.mvt", g.url, tl.Z, tl.X, tl.Y)
@@ -101,7 +102,7 @@ func TestUploadChangesTilesAndRestoreBringsThemBack(t *testing.T) {
 	if s2 != 200 || etag2 == etag1 || bytes.Equal(body1, body2) {
 		t.Fatalf("after v2 the tile is unchanged (status %d, etag %s → %s)", s2, etag1, etag2)
 	}
-	req, _ = http.NewRequest(http.MethodPost, g.url+"/api/layers/plots/versions/1/restore", nil)
+	req, _ = http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/layers/plots/versions/%g/restore", g.url, v1["version"]), nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
 		t.Fatalf("restore: %v %v", resp, err)
@@ -145,9 +146,11 @@ func TestKilledMidUploadLeavesPreviousVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	child, base := startChild(t, "--database-url", url)
-	if s, rep := uploadFile(t, base, "eco_redlines", tok, "official.geojson", squares(5, 120.2)); s != 201 {
-		t.Fatalf("first upload: %d %v", s, rep)
+	s, first := uploadFile(t, base, "eco_redlines", tok, "official.geojson", squares(5, 120.2))
+	if s != 201 {
+		t.Fatalf("first upload: %d %v", s, first)
 	}
+	firstVersion := int(first["version"].(float64))
 	// Hold the version history so the next upload blocks after it has staged,
 	// reprojected and written its new table, inside its transaction.
 	hold, err := pool.Begin(ctx)
@@ -197,11 +200,11 @@ func TestKilledMidUploadLeavesPreviousVersion(t *testing.T) {
 	}
 	var dataVersion, features, stray int
 	var table string
-	pool.QueryRow(ctx, "SELECT data_version, table_name FROM gusu_layers WHERE name = 'eco_redlines'").Scan(&dataVersion, &table)
+	pool.QueryRow(ctx, "SELECT version, table_name FROM gusu_layers WHERE name = 'eco_redlines'").Scan(&dataVersion, &table)
 	pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&features)
-	pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'up_eco_redlines_v3'").Scan(&stray)
-	if dataVersion != 2 || features != 5 || stray != 0 {
-		t.Fatalf("after the kill: data version %d (want 2), %d features (want 5), stray v3 table: %d", dataVersion, features, stray)
+	pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'up_eco_redlines_v%' AND tablename <> $1", table).Scan(&stray)
+	if dataVersion != firstVersion || features != 5 || stray != 0 {
+		t.Fatalf("after the kill: version %d (want %d), %d features (want 5), stray tables: %d", dataVersion, firstVersion, features, stray)
 	}
 }
 

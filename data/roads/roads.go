@@ -48,7 +48,9 @@ func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.
 	}
 	var prev string
 	var version int
-	err = tx.QueryRow(ctx, "SELECT table_name, data_version FROM gusu_layers WHERE name = $1 FOR UPDATE", Layer).Scan(&prev, &version)
+	// Numbered like uploads: the layer's version counter as it will be once
+	// this import is current (a new row starts at 1).
+	err = tx.QueryRow(ctx, "SELECT table_name, version FROM gusu_layers WHERE name = $1 FOR UPDATE", Layer).Scan(&prev, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		prev, version = "", 0
 	} else if err != nil {

@@ -357,10 +357,19 @@ func commitVersion(ctx context.Context, tx pgx.Tx, opts Options, cur *current, t
 		FOR EACH STATEMENT EXECUTE FUNCTION gusu_features_changed(%s)`, ident(table+"_changed"), ident(table), quoteLiteral(opts.Layer))); err != nil {
 		return 0, fmt.Errorf("attach change trigger: %w", err)
 	}
+	return switchVersion(ctx, tx, opts.Layer, table, rep.Version, rep.GeometryFamily)
+}
+
+// switchVersion makes table the layer's current one as version, which
+// must be what the registry row's version counter becomes.
+func switchVersion(ctx context.Context, tx pgx.Tx, layer, table string, version int, family string) (int64, error) {
 	var v int64
 	if err := tx.QueryRow(ctx, `UPDATE gusu_layers SET table_name = $2, data_version = $3, geometry_type = $4 WHERE name = $1 RETURNING version`,
-		opts.Layer, table, rep.Version, rep.GeometryFamily).Scan(&v); err != nil {
-		return 0, fmt.Errorf("switch layer %q to version %d: %w", opts.Layer, rep.Version, err)
+		layer, table, version, family).Scan(&v); err != nil {
+		return 0, fmt.Errorf("switch layer %q to version %d: %w", layer, version, err)
+	}
+	if v != int64(version) {
+		return 0, fmt.Errorf("switch layer %q: its version counter became %d, not %d", layer, v, version)
 	}
 	return v, nil
 }

@@ -104,7 +104,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 		return apiError(err)
 	}
 	a.committed(spec.Name)
-	httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"layer": spec.Name, "version": 0,
+	httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"layer": spec.Name, "version": 1,
 		"links": map[string]string{"uploads": "/api/layers/" + spec.Name + "/uploads", "self": "/api/layers/" + spec.Name}})
 	return nil
 }
@@ -125,12 +125,13 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	name := mux.Vars(r)["name"]
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
-	if err := UpdateLayer(ctx, a.Pool, name, c); err != nil {
+	version, err := UpdateLayer(ctx, a.Pool, name, c, tok.Name)
+	if err != nil {
 		return apiError(err)
 	}
 	a.committed(name)
-	a.Log.Info("layer changed", "layer", name, "by", tok.Name)
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"layer": name, "changed": c})
+	a.Log.Info("layer changed", "layer", name, "version", version, "by", tok.Name)
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"layer": name, "version": version, "changed": c})
 	return nil
 }
 

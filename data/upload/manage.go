@@ -19,9 +19,12 @@ type LayerChange struct {
 	Private     *bool   `json:"private"`
 }
 
-// UpdateLayer applies c to the layer's row. The row's version bumps and
-// every instance is told (NOTIFY), so catalogs, tiles and caches follow.
-func UpdateLayer(ctx context.Context, pool *pgxpool.Pool, name string, c LayerChange) error {
+// UpdateLayer applies c to the layer's row and records the change in the
+// layer's history as a new version (same features, new number), so the
+// history, the catalog and the tiles share one version number. The row's
+// version bumps and every instance is told (NOTIFY), so catalogs, tiles and
+// caches follow. It returns the new version.
+func UpdateLayer(ctx context.Context, pool *pgxpool.Pool, name string, c LayerChange, user string) (int64, error) {
 	fields := map[string]textField{}
 	var sets []string
 	var args []any
@@ -31,7 +34,7 @@ func UpdateLayer(ctx context.Context, pool *pgxpool.Pool, name string, c LayerCh
 	}
 	if c.Title != nil {
 		if strings.TrimSpace(*c.Title) == "" {
-			return badInput("title must not be empty")
+			return 0, badInput("title must not be empty")
 		}
 		fields["title"] = textField{*c.Title, 200}
 		add("title", *c.Title)
@@ -48,19 +51,32 @@ func UpdateLayer(ctx context.Context, pool *pgxpool.Pool, name string, c LayerCh
 		add("private", *c.Private)
 	}
 	if len(sets) == 0 {
-		return badInput("nothing to change: give title, description, attribution or private")
+		return 0, badInput("nothing to change: give title, description, attribution or private")
 	}
 	if err := checkText(fields); err != nil {
-		return err
+		return 0, err
 	}
-	tag, err := pool.Exec(ctx, "UPDATE gusu_layers SET "+strings.Join(sets, ", ")+" WHERE name = $1", append([]any{name}, args...)...)
-	if err != nil {
-		return fmt.Errorf("update layer %q: %w", name, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return &Error{Kind: NotFound, Msg: fmt.Sprintf("unknown layer %q", name)}
-	}
-	return nil
+	var version int64
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		cur, err := lockLayer(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		// data_version moves with the counter (the row trigger adds one).
+		sets = append(sets, "data_version = version + 1")
+		if err := tx.QueryRow(ctx, "UPDATE gusu_layers SET "+strings.Join(sets, ", ")+" WHERE name = $1 RETURNING version", append([]any{name}, args...)...).Scan(&version); err != nil {
+			return fmt.Errorf("update layer %q: %w", name, err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, file_name, format, crs, feature_count, bounds, report)
+			SELECT $1, $2, $3, 'update', $4, p.file_name, p.format, p.crs, p.feature_count, p.bounds, $5
+			  FROM (SELECT NULL) AS one LEFT JOIN gusu_layer_versions p ON p.layer = $1 AND p.version = $6`,
+			name, version, cur.tableName, user, map[string]any{"changed": c}, cur.dataVersion)
+		if err != nil {
+			return fmt.Errorf("record the change of %q: %w", name, err)
+		}
+		return nil
+	})
+	return version, err
 }
 
 // DeleteLayer removes an uploaded layer with every version's table and its

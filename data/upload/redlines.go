@@ -49,7 +49,8 @@ func checkRedLines(ctx context.Context, q querier, table, layer, kind string) (*
 		return c, nil
 	}
 	var redTable string
-	err := q.QueryRow(ctx, "SELECT table_name, data_version FROM gusu_layers WHERE name = $1", RedLineLayer).Scan(&redTable, &c.Version)
+	// against_version is the red lines' version as the catalog shows it.
+	err := q.QueryRow(ctx, "SELECT table_name, version FROM gusu_layers WHERE name = $1", RedLineLayer).Scan(&redTable, &c.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		c.Note = "there is no eco_redlines layer to check against"
 		return c, nil

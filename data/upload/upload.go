@@ -249,7 +249,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 		return nil, err
 	}
 	rep.Attributes = attrs
-	rep.Version = cur.dataVersion + 1
+	// One number per layer: a version is numbered by the layer's version
+	// counter (the catalog's "version", the tiles' cache key) as it will be
+	// when this version becomes current; the row is locked, so the switch
+	// below bumps it exactly once, to this.
+	rep.Version = int(cur.version) + 1
 	table := fmt.Sprintf("up_%s_v%d", opts.Layer, rep.Version)
 	written, err := buildTable(ctx, tx, table, attrs, st.family)
 	if err != nil {

@@ -252,10 +252,18 @@ func TestVersionsDiffAndRestore(t *testing.T) {
 	f.createLayer(t, "zones")
 	v1 := featureCollection(polygonFeature(`{"code":"A","use":"residential"}`, 120.5, 31.2), polygonFeature(`{"code":"B","use":"park"}`, 120.6, 31.2))
 	v2 := featureCollection(polygonFeature(`{"code":"A","use":"commercial"}`, 120.5, 31.2), polygonFeature(`{"code":"C","use":"park"}`, 120.7, 31.2), polygonFeature(`{"code":"D","use":"park"}`, 120.8, 31.2))
-	if s, rep := f.upload(t, "zones", "", "v1.geojson", v1); s != 201 || rep["version"].(float64) != 1 {
+	s, rep := f.upload(t, "zones", "", "v1.geojson", v1)
+	if s != 201 || rep["version"] != rep["layer_version"] {
 		t.Fatalf("v1: %d %v", s, rep)
 	}
-	s, rep := f.upload(t, "zones", "", "v2.geojson", v2)
+	first := rep["version"].(float64)
+	// One number everywhere: the report's version is the catalog's.
+	var catalogVersion float64
+	f.pool.QueryRow(context.Background(), "SELECT version FROM gusu_layers WHERE name = 'zones'").Scan(&catalogVersion)
+	if catalogVersion != first {
+		t.Fatalf("upload says version %v, the registry %v", first, catalogVersion)
+	}
+	s, rep = f.upload(t, "zones", "", "v2.geojson", v2)
 	if s != 201 {
 		t.Fatalf("v2: %d %v", s, rep)
 	}
@@ -267,21 +275,23 @@ func TestVersionsDiffAndRestore(t *testing.T) {
 	if s != 201 || rep["features_written"].(float64) != 4 || rep["diff"].(map[string]any)["added"].(float64) != 1 {
 		t.Fatalf("append: %d written %v diff %v", s, rep["features_written"], rep["diff"])
 	}
+	third := rep["version"].(float64)
 	s, body := f.do(t, http.MethodGet, "/api/layers/zones/versions", "", nil, "")
 	vs := body["versions"].([]any)
-	if s != 200 || len(vs) != 4 || vs[0].(map[string]any)["version"].(float64) != 3 || vs[0].(map[string]any)["current"] != true {
+	if s != 200 || len(vs) != 4 || vs[0].(map[string]any)["version"].(float64) != third || vs[0].(map[string]any)["current"] != true {
 		t.Fatalf("versions: %d %v", s, body)
 	}
-	s, body = f.do(t, http.MethodPost, "/api/layers/zones/versions/1/restore", f.editor, nil, "")
-	if s != 201 {
+	s, body = f.do(t, http.MethodPost, fmt.Sprintf("/api/layers/zones/versions/%g/restore", first), f.editor, nil, "")
+	if s != 201 || body["version"].(map[string]any)["version"] != body["layer_version"] {
 		t.Fatalf("restore: %d %v", s, body)
 	}
+	restored := body["version"].(map[string]any)["version"].(float64)
 	var n int
 	f.pool.QueryRow(context.Background(), fmt.Sprintf("SELECT count(*) FROM %s WHERE code IN ('A', 'B')", tableOf(t, f.pool, "zones"))).Scan(&n)
 	if n != 2 {
 		t.Fatalf("after restoring version 1 the layer holds %d of A, B", n)
 	}
-	if s, body = f.do(t, http.MethodPost, "/api/layers/zones/versions/4/restore", f.editor, nil, ""); s != 409 {
+	if s, body = f.do(t, http.MethodPost, fmt.Sprintf("/api/layers/zones/versions/%g/restore", restored), f.editor, nil, ""); s != 409 {
 		t.Fatalf("restoring the current version: %d %v", s, body)
 	}
 }
@@ -321,7 +331,7 @@ func TestRedLineCheck(t *testing.T) {
 	if rc["checked"] != true || len(ov) != 1 || ov[0].(map[string]any)["name"] != "湖中开发区" || ov[0].(map[string]any)["share"].(float64) < 0.99 {
 		t.Fatalf("red-line check %v", rc)
 	}
-	s, body := f.do(t, http.MethodGet, "/api/checks/redlines?layer=devzones&version=1", "", nil, "")
+	s, body := f.do(t, http.MethodGet, fmt.Sprintf("/api/checks/redlines?layer=devzones&version=%g", rep["version"]), "", nil, "")
 	if s != 200 || len(body["redline_check"].(map[string]any)["overlaps"].([]any)) != 1 {
 		t.Fatalf("check endpoint: %d %v", s, body)
 	}
@@ -400,9 +410,11 @@ func unzip(t *testing.T, name string) map[string][]byte {
 func TestMalformedUploadsChangeNothing(t *testing.T) {
 	f := newFixture(t, 256<<10)
 	f.createLayer(t, "target")
-	if s, rep := f.upload(t, "target", "", "good.geojson", featureCollection(polygonFeature(`{"code":"keep"}`, 120.5, 31.2))); s != 201 {
-		t.Fatalf("baseline upload: %d %v", s, rep)
+	s, baseline := f.upload(t, "target", "", "good.geojson", featureCollection(polygonFeature(`{"code":"keep"}`, 120.5, 31.2)))
+	if s != 201 {
+		t.Fatalf("baseline upload: %d %v", s, baseline)
 	}
+	keptVersion := int(baseline["version"].(float64))
 	shp := unzip(t, "districts_4549_gbk.zip")
 	without := func(ext string) map[string][]byte {
 		out := map[string][]byte{}
@@ -519,13 +531,13 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 			}
 		})
 	}
-	// Nothing changed: still version 1, its one feature, no stray tables.
+	// Nothing changed: still the baseline's version, its one feature, no stray tables.
 	var dataVersion, n, tables int
-	f.pool.QueryRow(context.Background(), "SELECT data_version FROM gusu_layers WHERE name = 'target'").Scan(&dataVersion)
+	f.pool.QueryRow(context.Background(), "SELECT version FROM gusu_layers WHERE name = 'target'").Scan(&dataVersion)
 	f.pool.QueryRow(context.Background(), fmt.Sprintf("SELECT count(*) FROM %s WHERE code = 'keep'", tableOf(t, f.pool, "target"))).Scan(&n)
 	f.pool.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'up_target_%'").Scan(&tables)
-	if dataVersion != 1 || n != 1 || tables != 2 {
-		t.Fatalf("after %d refused uploads: data version %d, %d kept features, %d tables (want 1, 1, 2)", len(cases), dataVersion, n, tables)
+	if dataVersion != keptVersion || n != 1 || tables != 2 {
+		t.Fatalf("after %d refused uploads: version %d, %d kept features, %d tables (want %d, 1, 2)", len(cases), dataVersion, n, tables, keptVersion)
 	}
 }
 

@@ -89,13 +89,12 @@ func Restore(ctx context.Context, pool *pgxpool.Pool, layer string, version int,
 		if fam == "" {
 			fam = "mixed"
 		}
-		next := cur.dataVersion + 1
+		next := int(cur.version) + 1 // one number per layer, as uploads
 		if _, err := tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, feature_count, bounds, restored_from)
 			VALUES ($1, $2, $3, 'restore', $4, $5, $6, $7)`, layer, next, table, user, count, bounds, version); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `UPDATE gusu_layers SET table_name = $2, data_version = $3, geometry_type = $4 WHERE name = $1 RETURNING version`,
-			layer, table, next, fam).Scan(&layerVersion); err != nil {
+		if layerVersion, err = switchVersion(ctx, tx, layer, table, next, fam); err != nil {
 			return err
 		}
 		out = Version{Version: next, Current: true, Action: "restore", CreatedAt: time.Now(), CreatedBy: user, FeatureCount: count, Bounds: bounds, RestoredFrom: &version}
@@ -171,7 +170,7 @@ func CreateLayer(ctx context.Context, pool *pgxpool.Pool, s LayerSpec, user stri
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO gusu_layers (name, title, description, kind, table_name, geometry_type, attribution, license, source, minzoom, maxzoom, private, data_version)
-			VALUES ($1, $2, $3, $4, $5, 'mixed', $6, $7, 'upload', $8, $9, $10, 0)`,
+			VALUES ($1, $2, $3, $4, $5, 'mixed', $6, $7, 'upload', $8, $9, $10, 1)`,
 			s.Name, s.Title, s.Description, s.Kind, table, s.Attribution, s.License, minz, maxz, s.Private)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -180,7 +179,7 @@ func CreateLayer(ctx context.Context, pool *pgxpool.Pool, s LayerSpec, user stri
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, feature_count) VALUES ($1, 0, $2, 'create', $3, 0)`, s.Name, table, user)
+		_, err = tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, feature_count) VALUES ($1, 1, $2, 'create', $3, 0)`, s.Name, table, user)
 		return err
 	})
 	var pgErr *pgconn.PgError

@@ -44,8 +44,10 @@ test('uploading a CGCS2000 GBK Shapefile with a token creates a layer, reports r
   const drawn = await page.evaluate(() => window.gusuMap.queryRenderedFeatures().filter((f) => f.sourceLayer === 'districts_official').length);
   assert.ok(drawn > 0, 'the uploaded layer is not drawn');
   await page.screenshot({ path: join(artifacts, 'upload.png') });
-  // The history lists version 1 as current.
-  assert.match(await page.locator('#up-versions').innerText(), /v1 · upload/);
+  // The history lists the upload, under the number the report gave, as current.
+  const reported = (text.match(/(?:版本|Version)\s+(\d+)/) || [])[1];
+  assert.ok(reported, 'the report shows a version number');
+  assert.match(await page.locator('#up-versions').innerText(), new RegExp(`v${reported} · upload[^\\n]*(当前|current)`));
   const unexpected = errors.filter((e) => !e.includes('/api/'));
   assert.deepEqual(unexpected, []);
   await page.close();

@@ -13,3 +13,10 @@ CREATE TABLE gusu_upload_keys (
     PRIMARY KEY (layer, created_by, key)
 );
 CREATE INDEX gusu_upload_keys_created ON gusu_upload_keys (created_at);
+
+-- A change to a layer's title, description, attribution or privacy is a
+-- version too (same features, new number), so the history, the catalog
+-- and the tiles share one version number.
+ALTER TABLE gusu_layer_versions DROP CONSTRAINT gusu_layer_versions_action_check;
+ALTER TABLE gusu_layer_versions ADD CONSTRAINT gusu_layer_versions_action_check
+    CHECK (action IN ('initial', 'create', 'upload', 'restore', 'update'));
