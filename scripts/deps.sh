@@ -99,3 +99,12 @@ ensure_cc() {
 		apt_install gcc libc6-dev
 	fi
 }
+
+# GDAL's command-line tools: the OGC API tests read gusu through GDAL's own
+# OAPIF driver, the reference client.
+ensure_gdal() {
+	if ! command -v ogr2ogr >/dev/null 2>&1; then
+		echo "gusu: installing GDAL (apt-get gdal-bin)" >&2
+		apt_install gdal-bin
+	fi
+}

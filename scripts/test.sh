@@ -13,6 +13,7 @@ ensure_pgrouting
 ensure_cc
 ensure_go
 ensure_browser
+ensure_gdal
 
 go vet ./...
 go test -race -count=1 -timeout 20m ./...

@@ -28,6 +28,7 @@ import (
 	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/indicators"
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/ogcapi"
 	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/frontend"
 	"github.com/gusu-gis/gusu/tiles"
@@ -87,9 +88,14 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	// Route classes that can hold connections or cores for long get a share
 	// each, so tiles and /healthz always find a free connection.
 	poolSize := int(db.Pool.Config().MaxConns)
+	pageSlots := httpapi.NewLimiter("feature-page", max(2, poolSize/4), 2*time.Second)
 	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn,
-		Timeout: cfg.DBTimeout, FeatureSlots: httpapi.NewLimiter("feature-page", max(2, poolSize/4), 2*time.Second)}
+		Timeout: cfg.DBTimeout, FeatureSlots: pageSlots}
 	api.Routes(r)
+	// OGC API – Features at the root; its landing page answers "/" only for
+	// JSON, so it is registered before the viewer.
+	(&ogcapi.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn,
+		Timeout: cfg.DBTimeout, Slots: pageSlots}).Routes(r)
 	up := &upload.API{Pool: db.Pool, Auth: authn, Log: log, MaxUploadBytes: int64(cfg.MaxUploadMB) << 20, Committed: s.registry.Invalidate,
 		Timeout: cfg.UploadTimeout, QueryTimeout: cfg.DBTimeout, MaxFeatures: cfg.MaxUploadFeatures,
 		Slots: httpapi.NewLimiter("upload", max(1, poolSize/8), cfg.UploadTimeout/2)}

@@ -51,6 +51,16 @@ func JSONObject(pairs []Pair) string {
 	if len(pairs) == 0 {
 		return "'{}'::jsonb"
 	}
+	return "jsonb_strip_nulls(" + JSONObjectWithNulls(pairs) + ")"
+}
+
+// JSONObjectWithNulls is JSONObject keeping NULL values as JSON nulls, so
+// that every object has every key (feature servers' clients read a
+// layer's schema from its first features).
+func JSONObjectWithNulls(pairs []Pair) string {
+	if len(pairs) == 0 {
+		return "'{}'::jsonb"
+	}
 	var chunks []string
 	for start := 0; start < len(pairs); start += maxPairsPerCall {
 		var b strings.Builder
@@ -64,5 +74,5 @@ func JSONObject(pairs []Pair) string {
 		}
 		chunks = append(chunks, "jsonb_build_object("+b.String()+")")
 	}
-	return "jsonb_strip_nulls(" + strings.Join(chunks, " || ") + ")"
+	return strings.Join(chunks, " || ")
 }
