@@ -130,9 +130,12 @@ func TestHostileSlowBodiesAndConnectionFlood(t *testing.T) {
 	time.Sleep(4 * time.Second) // past --read-timeout (2 s)
 	// The server has closed the slow ones it accepted, and the ones past
 	// the per-host cap at once.
+	// Each is closed within the read timeout plus the time an answer takes
+	// on a loaded machine (generous: this is about "not forever").
 	closed := 0
+	deadline := time.Now().Add(15 * time.Second)
 	for _, c := range conns[:60] {
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		c.SetReadDeadline(deadline)
 		b, err := io.ReadAll(c)
 		if err == nil || len(b) > 0 {
 			closed++
@@ -143,8 +146,8 @@ func TestHostileSlowBodiesAndConnectionFlood(t *testing.T) {
 	}
 	close(stop)
 	h.assertServed(t, "under 300 idle and slow connections", result)
-	if closed < 50 {
-		t.Errorf("only %d of the first 60 slow connections were closed by the server", closed)
+	if closed < 60 {
+		t.Errorf("only %d of the first 60 slow connections were closed by the server within 20 s", closed)
 	}
 	if h.logs.find("gusu is serving") == nil || strings.Contains(h.logs.raw.String(), "too many open files") {
 		t.Error("the server ran out of file descriptors")

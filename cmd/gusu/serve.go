@@ -174,7 +174,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 		go s.db.Cluster.Supervise(ctx, func() { s.registry.Invalidate("") })
 	}
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler: s.handler,
 		// Headers (and a connection that sends nothing) get the read limit.
 		ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
 		// Slow bodies are cut off; uploads extend both deadlines to

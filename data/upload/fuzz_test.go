@@ -3,6 +3,7 @@ package upload
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -33,7 +34,7 @@ func FuzzZippedShapefile(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		src, err := openSource(p, "in.zip", Options{})
+		src, err := openSource(context.Background(), p, "in.zip", Options{})
 		if err != nil {
 			var ue *Error
 			if !errors.As(err, &ue) {

@@ -338,8 +338,9 @@ func CleanStaleSpools(dir string, age time.Duration) (int, error) {
 	}
 	n := 0
 	for _, m := range matches {
-		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > age {
-			if os.Remove(m) == nil {
+		// Spooled files, and the sandboxes GDAL conversions ran in.
+		if fi, err := os.Lstat(m); err == nil && (fi.Mode().IsRegular() || fi.IsDir()) && time.Since(fi.ModTime()) > age {
+			if os.RemoveAll(m) == nil {
 				n++
 			}
 		}

@@ -3,12 +3,14 @@ package upload
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -53,7 +55,7 @@ type source struct {
 
 // openSource detects the format of the spooled file at path (named name by
 // the client) and opens it.
-func openSource(path, name string, opts Options) (*source, error) {
+func openSource(ctx context.Context, path, name string, opts Options) (*source, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -68,15 +70,17 @@ func openSource(path, name string, opts Options) (*source, error) {
 	ext := strings.ToLower(filepath.Ext(name))
 	switch {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || ext == ".zip":
-		return openZippedShapefile(path, opts)
+		return openZip(ctx, path, name, opts)
 	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")) || ext == ".gpkg":
 		return openGPKG(path, opts)
 	case ext == ".geojson" || ext == ".json" || startsJSON(head):
 		return openGeoJSON(path)
 	case ext == ".shp" || ext == ".dbf" || ext == ".shx":
 		return nil, badInput("a Shapefile is several files: zip the .shp with its .shx, .dbf and .prj (and .cpg) and upload the .zip")
+	case gdalExts[ext] != "" && ext != ".gdb":
+		return openWithGDAL(ctx, path, name, nil, opts)
 	}
-	return nil, &Error{Kind: Unsupported, Msg: fmt.Sprintf("unsupported file %q: format not supported (accepted: %s)", name, accepted)}
+	return nil, &Error{Kind: Unsupported, Msg: fmt.Sprintf("unsupported file %q: format not supported (accepted: %s)", name, accepted())}
 }
 
 func startsJSON(b []byte) bool {
@@ -168,7 +172,10 @@ func checkZip(z *zip.Reader) error {
 	return nil
 }
 
-func openZippedShapefile(file string, opts Options) (*source, error) {
+// openZip reads a zip: a Shapefile with gusu's own reader, else what GDAL
+// reads (a FileGDB, MapInfo, KML — a KMZ is a zip — …), else a 415 naming
+// what the zip holds.
+func openZip(ctx context.Context, file, name string, opts Options) (*source, error) {
 	zr, err := zip.OpenReader(file)
 	if err != nil {
 		return nil, badInput("not a readable zip archive: " + err.Error())
@@ -182,6 +189,19 @@ func openZippedShapefile(file string, opts Options) (*source, error) {
 	if err != nil {
 		return fail(badInput("cannot list the zip's entries: " + err.Error()))
 	}
+	if len(shps) == 0 {
+		defer zr.Close()
+		src, err := openWithGDAL(ctx, file, name, &zr.Reader, opts)
+		if src == nil && err == nil {
+			return nil, noShapefile(&zr.Reader)
+		}
+		return src, err
+	}
+	return openZippedShapefile(zr, opts, shps)
+}
+
+func openZippedShapefile(zr *zip.ReadCloser, opts Options, shps []string) (*source, error) {
+	fail := func(err error) (*source, error) { zr.Close(); return nil, err }
 	var pick string
 	switch {
 	case len(shps) == 0:
@@ -302,11 +322,21 @@ func noShapefile(z *zip.Reader) error {
 	if len(found) > 0 {
 		msg = "the zip holds " + strings.Join(found, ", ") + ", not a Shapefile"
 	}
-	return &Error{Kind: Unsupported, Msg: msg + ": format not supported (accepted: " + accepted + ")", Detail: map[string]any{"found": found}}
+	if _, err := exec.LookPath("ogr2ogr"); err != nil && len(found) > 0 {
+		msg += "; formats other than GeoJSON, Shapefile and GeoPackage are read through GDAL, which is not installed (apt-get install gdal-bin)"
+	}
+	return &Error{Kind: Unsupported, Msg: msg + ": format not supported (accepted: " + accepted() + ")", Detail: map[string]any{"found": found}}
 }
 
-// accepted lists the formats gusu reads, for error messages.
-const accepted = "GeoJSON (.geojson), a zipped Shapefile (.zip with .shp, .shx, .dbf, .prj) or a GeoPackage (.gpkg)"
+// accepted lists the formats gusu reads, for error messages: its own
+// three, and those GDAL converts when ogr2ogr is installed.
+func accepted() string {
+	own := "GeoJSON (.geojson), a zipped Shapefile (.zip with .shp, .shx, .dbf, .prj) or a GeoPackage (.gpkg)"
+	if _, err := exec.LookPath("ogr2ogr"); err != nil {
+		return own + "; with GDAL installed also KML/KMZ, zipped FileGDB, DXF, zipped MapInfo TAB/MIF, GML, FlatGeobuf and CSV"
+	}
+	return own + ", KML/KMZ, a zipped FileGDB (.gdb folder), DXF (with ?crs=), zipped MapInfo TAB/MIF, GML, FlatGeobuf, or CSV with a WKT or lon/lat columns"
+}
 
 func encodingName(r *shp.Reader) string {
 	if r.Encoding == "" {

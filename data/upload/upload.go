@@ -167,7 +167,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 		}
 		userCRS = &c
 	}
-	src, err := openSource(path, opts.FileName, opts)
+	src, err := openSource(ctx, path, opts.FileName, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -463,6 +464,10 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 	}
 	degenerate := `{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[120.5,31.2],[120.5,31.2],[120.5,31.2],[120.5,31.2]]]}}`
 	hugePRJ := with("districts.prj", bytes.Repeat([]byte(`PROJCS["x",GEOGCS["y"]],`), 5000))
+	gdalStatus, dxfStatus, dxfSays, gdalTabSays := 400, 400, "?crs=", ".dat"
+	if _, err := exec.LookPath("ogr2ogr"); err != nil {
+		gdalStatus, dxfStatus, dxfSays, gdalTabSays = 415, 415, "gdal-bin", "gdal-bin"
+	}
 	cases := map[string]struct {
 		name    string
 		content []byte
@@ -487,7 +492,8 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 		"bad ?mode":                          {"a.geojson", featureCollection(point), "?mode=merge", 400, "mode"},
 		"bad ?on_invalid":                    {"a.geojson", featureCollection(point), "?on_invalid=ignore", 400, "on_invalid"},
 		"unknown parameter":                  {"a.geojson", featureCollection(point), "?colour=red", 400, "unknown parameter"},
-		"unsupported format":                 {"a.kml", []byte("<kml></kml>"), "", 415, "unsupported"},
+		"unsupported format":                 {"a.docx", []byte("<w:document/>"), "", 415, "not supported"},
+		"unknown extension":                  {"a.xyz", []byte("hello"), "", 415, "not supported"},
 		"a bare .shp":                        {"a.shp", shp["districts.shp"], "", 400, "zip"},
 		"zip without .shp":                   {"a.zip", zipOf(t, without(".shp")), "", 415, "no Shapefile"},
 		"zip without .dbf":                   {"a.zip", zipOf(t, without(".dbf")), "", 400, ".dbf is missing"},
@@ -514,10 +520,17 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 		"2000 attributes":                    {"a.geojson", pointWith(`{` + strings.Join(manyAttrs, ",") + `}`), "", 400, "attributes"},
 		"every feature skipped → 422":        {"a.geojson", featureCollection(degenerate, degenerate), "", 422, "allow_empty"},
 		"bad ?allow_empty":                   {"a.geojson", featureCollection(point), "?allow_empty=yes", 400, "allow_empty"},
-		"zipped KML (a KMZ)":                 {"a.kmz", zipOf(t, map[string][]byte{"doc.kml": []byte("<kml/>")}), "", 415, "KML"},
-		"zipped FileGDB":                     {"a.zip", zipOf(t, map[string][]byte{"plan.gdb/a00000001.gdbtable": []byte("x")}), "", 415, "FileGDB"},
-		"zipped MapInfo":                     {"a.zip", zipOf(t, map[string][]byte{"zones.tab": []byte("x"), "zones.dat": []byte("x")}), "", 415, "MapInfo"},
-		"a .prj far too large":               {"a.zip", zipOf(t, hugePRJ), "", 400, ".prj"},
+		// Formats read through GDAL: broken files are a 400 saying so, or a
+		// 415 naming the package to install when GDAL is absent.
+		"zipped KML (a KMZ), broken": {"a.kmz", zipOf(t, map[string][]byte{"doc.kml": []byte("<kml/>")}), "", gdalStatus, "KML"},
+		"zipped FileGDB, broken":     {"a.zip", zipOf(t, map[string][]byte{"plan.gdb/a00000001.gdbtable": []byte("x")}), "", gdalStatus, "FileGDB"},
+		"zipped MapInfo, broken":     {"a.zip", zipOf(t, map[string][]byte{"zones.tab": []byte("x"), "zones.dat": []byte("x")}), "", gdalStatus, "MapInfo"},
+		"DXF without ?crs":           {"a.dxf", []byte("0\nSECTION\n"), "", dxfStatus, dxfSays},
+		"CSV without coordinates":    {"a.csv", []byte("name,value\na,1\n"), "", gdalStatus, "CSV"},
+		"a lone MapInfo .tab":        {"a.tab", []byte("!table"), "", gdalStatus, gdalTabSays},
+		"a VRT named .kml (reads server files)": {"a.kml", []byte(`<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>/etc/passwd</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>`), "", gdalStatus, "KML"},
+		"zip with nothing readable":  {"a.zip", zipOf(t, map[string][]byte{"readme.txt": []byte("x")}), "", 415, "no Shapefile"},
+		"a .prj far too large":       {"a.zip", zipOf(t, hugePRJ), "", 400, ".prj"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
