@@ -23,7 +23,7 @@ Usage:
   gusu migrate   [flags]   apply database migrations and exit
   gusu data build [--raw DIR] [--out DIR]
                            rebuild data/suzhou from shared/data/raw
-  gusu token create --name NAME --role viewer|editor|admin [flags]
+  gusu token create --name NAME --role viewer|editor|reviewer|admin [flags]
                            create an access token (printed once, alone, on stdout)
   gusu token revoke --name NAME [flags]
   gusu import osm [--bbox minx,miny,maxx,maxy] [flags] FILE.osm.pbf

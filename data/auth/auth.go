@@ -1,6 +1,7 @@
 // Package auth checks gusu's access tokens. Reading is public by default;
 // uploads, layer creation and restores need an editor token, private
-// layers a viewer token. Tokens carry a role (viewer < editor < admin), are
+// layers a viewer token, approving proposed versions a reviewer token. Tokens
+// carry a role (viewer < editor < reviewer < admin), are
 // created and revoked with `gusu token`, and are stored hashed.
 package auth
 
@@ -30,6 +31,7 @@ type Role int
 const (
 	Viewer Role = iota + 1
 	Editor
+	Reviewer
 	Admin
 )
 
@@ -39,23 +41,27 @@ func (r Role) String() string {
 		return "viewer"
 	case Editor:
 		return "editor"
+	case Reviewer:
+		return "reviewer"
 	case Admin:
 		return "admin"
 	}
 	return fmt.Sprintf("Role(%d)", int(r))
 }
 
-// ParseRole parses "viewer", "editor" or "admin".
+// ParseRole parses "viewer", "editor", "reviewer" or "admin".
 func ParseRole(s string) (Role, error) {
 	switch s {
 	case "viewer":
 		return Viewer, nil
 	case "editor":
 		return Editor, nil
+	case "reviewer":
+		return Reviewer, nil
 	case "admin":
 		return Admin, nil
 	}
-	return 0, fmt.Errorf("unknown role %q, known: viewer, editor, admin", s)
+	return 0, fmt.Errorf("unknown role %q, known: viewer, editor, reviewer, admin", s)
 }
 
 // Token is an authenticated caller.

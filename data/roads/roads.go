@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb/encoding/wkb"
 
+	"github.com/gusu-gis/gusu/data/audit"
 	"github.com/gusu-gis/gusu/geo/osmroads"
 )
 
@@ -143,6 +144,9 @@ func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.
 	if _, err := tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, file_name, format, crs, feature_count)
 		VALUES ($1, $2, $3, 'upload', 'gusu import osm', $4, 'OSM PBF', 'EPSG:4326', $5)`, Layer, version, edges, source, stats.Edges); err != nil {
 		return nil, fmt.Errorf("record the import: %w", err)
+	}
+	if err := audit.Record(ctx, tx, "gusu import osm", audit.Upload, Layer, int64(version), map[string]any{"file_name": source, "format": "OSM PBF", "edges": stats.Edges}); err != nil {
+		return nil, err
 	}
 	res := &Result{Stats: stats, Table: edges, Version: version}
 	if prev != "" {

@@ -21,8 +21,10 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/gusu-gis/gusu/data/audit"
 	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/httpapi"
+	"github.com/gusu-gis/gusu/data/layers"
 )
 
 // API serves layer creation, uploads, versions, restores and red-line checks.
@@ -73,6 +75,13 @@ func (a *API) Routes(r *mux.Router) {
 	r.Handle("/api/layers/{name}/versions", httpapi.Handler(a.Log, a.versions)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/layers/{name}/versions/{version}/restore", httpapi.Handler(a.Log, a.restore)).Methods(http.MethodPost)
 	r.Handle("/api/checks/redlines", httpapi.Handler(a.Log, a.redlines)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/proposals", httpapi.Handler(a.Log, a.proposals)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/proposals/{id:[0-9]+}", httpapi.Handler(a.Log, a.proposal)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/proposals/{id:[0-9]+}/features", httpapi.Handler(a.Log, a.proposalFeatures)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/proposals/{id:[0-9]+}/approve", httpapi.Handler(a.Log, a.decide(true))).Methods(http.MethodPost)
+	r.Handle("/api/proposals/{id:[0-9]+}/reject", httpapi.Handler(a.Log, a.decide(false))).Methods(http.MethodPost)
+	r.Handle("/api/audit", httpapi.Handler(a.Log, a.audit)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/layers/{name}/audit", httpapi.Handler(a.Log, a.audit)).Methods(http.MethodGet, http.MethodHead)
 }
 
 // apiError gives upload errors their HTTP status.
@@ -142,7 +151,7 @@ func (a *API) remove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := mux.Vars(r)["name"]
-	if err := DeleteLayer(r.Context(), a.Pool, name); err != nil {
+	if err := DeleteLayer(r.Context(), a.Pool, name, tok.Name); err != nil {
 		return apiError(err)
 	}
 	a.committed(name)
@@ -176,10 +185,17 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) error {
 		MaxFeatures: a.MaxFeatures}
 	for k := range q {
 		switch k {
-		case "mode", "crs", "on_invalid", "table", "encoding", "key", "allow_empty", "token":
+		case "mode", "crs", "on_invalid", "table", "encoding", "key", "allow_empty", "review", "token":
 		default:
-			return httpapi.BadRequest(fmt.Sprintf("unknown parameter %q; known: mode, crs, on_invalid, table, encoding, key, allow_empty", k), nil)
+			return httpapi.BadRequest(fmt.Sprintf("unknown parameter %q; known: mode, crs, on_invalid, table, encoding, key, allow_empty, review", k), nil)
 		}
+	}
+	switch q.Get("review") {
+	case "", "false":
+	case "true":
+		opts.Review = true
+	default:
+		return httpapi.BadRequest(fmt.Sprintf("review must be true or false, not %q", q.Get("review")), nil)
 	}
 	switch q.Get("allow_empty") {
 	case "", "false":
@@ -226,14 +242,22 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(hidePath(err, path, name))
 	}
-	if rep.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
+	status := http.StatusCreated
+	switch {
+	case rep.Proposal != nil:
+		// Accepted for review: nothing is live yet.
+		status = http.StatusAccepted
+		a.Log.Info("upload proposed for review", "layer", rep.Layer, "proposal", rep.Proposal.ID, "by", tok.Name)
+	case rep.Replayed:
 		a.Log.Info("upload replayed for its Idempotency-Key", "layer", rep.Layer, "version", rep.Version, "by", tok.Name)
-	} else {
+	default:
 		a.committed(opts.Layer)
 		a.Log.Info("upload committed", "layer", rep.Layer, "version", rep.Version, "features", rep.FeaturesWritten, "by", tok.Name, "took_ms", rep.TookMS)
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, rep)
+	if rep.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	httpapi.WriteJSON(w, status, rep)
 	return nil
 }
 
@@ -254,7 +278,7 @@ func fingerprint(fileSum []byte, name string, q url.Values) string {
 	h := sha256.New()
 	h.Write(fileSum)
 	fmt.Fprintf(h, "\x00%s\x00", name)
-	for _, k := range []string{"mode", "crs", "on_invalid", "table", "encoding", "key", "allow_empty"} {
+	for _, k := range []string{"mode", "crs", "on_invalid", "table", "encoding", "key", "allow_empty", "review"} {
 		fmt.Fprintf(h, "%s=%s\x00", k, q.Get(k))
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -430,5 +454,201 @@ func (a *API) redlines(w http.ResponseWriter, r *http.Request) error {
 		return apiError(err)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"layer": layer, "version": v, "redline_check": c})
+	return nil
+}
+
+func proposalID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
+	if err != nil {
+		return 0, httpapi.NotFound("no such proposal", nil)
+	}
+	return id, nil
+}
+
+// proposals is GET /api/proposals?layer=&status=: reviewers' queue.
+func (a *API) proposals(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.Auth.Require(r, auth.Reviewer); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	status := q.Get("status")
+	switch status {
+	case "", "proposed", "approved", "rejected":
+	default:
+		return httpapi.BadRequest(fmt.Sprintf("status must be proposed, approved or rejected, not %q", status), nil)
+	}
+	ctx, cancel := a.queryContext(r)
+	defer cancel()
+	ps, err := ListProposals(ctx, a.Pool, q.Get("layer"), status)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"proposals": ps})
+	return nil
+}
+
+// proposal is GET /api/proposals/{id}: the report, diff with changed
+// attributes, and conformity checks, for the reviewer.
+func (a *API) proposal(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.Auth.Require(r, auth.Reviewer); err != nil {
+		return err
+	}
+	id, err := proposalID(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.queryContext(r)
+	defer cancel()
+	p, err := GetProposal(ctx, a.Pool, id)
+	if err != nil {
+		return apiError(err)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// proposalFeatures is GET /api/proposals/{id}/features: the proposed
+// features as GeoJSON, paged like the features API (limit, after).
+func (a *API) proposalFeatures(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.Auth.Require(r, auth.Reviewer); err != nil {
+		return err
+	}
+	id, err := proposalID(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.queryContext(r)
+	defer cancel()
+	p, err := GetProposal(ctx, a.Pool, id)
+	if err != nil {
+		return apiError(err)
+	}
+	l, err := ProposalLayer(ctx, a.Pool, p)
+	if err != nil {
+		return apiError(err)
+	}
+	params := layers.FeatureParams{Limit: layers.DefaultLimit}
+	q := r.URL.Query()
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > layers.MaxLimit {
+			return httpapi.BadRequest(fmt.Sprintf("limit must be a whole number from 1 to %d", layers.MaxLimit), nil)
+		}
+		params.Limit = n
+	}
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return httpapi.BadRequest("after must be a feature id", nil)
+		}
+		params.After = &n
+	}
+	sq := layers.FeaturesQuery(l, params)
+	rows, err := a.Pool.Query(ctx, sq.SQL, sq.Args...)
+	if err != nil {
+		return fmt.Errorf("features of proposal %d: %w", id, err)
+	}
+	defer rows.Close()
+	type feat struct {
+		Type       string          `json:"type"`
+		ID         int64           `json:"id"`
+		Geometry   json.RawMessage `json:"geometry"`
+		Properties json.RawMessage `json:"properties"`
+	}
+	feats := []feat{}
+	for rows.Next() {
+		var f feat
+		var g, pr string
+		if err := rows.Scan(&f.ID, &g, &pr); err != nil {
+			return fmt.Errorf("features of proposal %d: %w", id, err)
+		}
+		f.Type, f.Geometry, f.Properties = "Feature", json.RawMessage(g), json.RawMessage(pr)
+		feats = append(feats, f)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("features of proposal %d: %w", id, err)
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"type": "FeatureCollection", "proposal": id, "layer": p.Layer, "features": feats})
+	return nil
+}
+
+// decide is POST /api/proposals/{id}/approve {comment} or …/reject {reason}.
+func (a *API) decide(approve bool) httpapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		tok, err := a.Auth.Require(r, auth.Reviewer)
+		if err != nil {
+			return err
+		}
+		id, err := proposalID(r)
+		if err != nil {
+			return err
+		}
+		var body struct {
+			Comment string `json:"comment"`
+			Reason  string `json:"reason"`
+		}
+		if r.ContentLength != 0 {
+			dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+				return httpapi.BadRequest("the body must be JSON {\"comment\": …} to approve or {\"reason\": …} to reject: "+err.Error(), nil)
+			}
+		}
+		var p *Proposal
+		if approve {
+			p, err = Approve(r.Context(), a.Pool, id, tok.Name, body.Comment)
+		} else {
+			p, err = Reject(r.Context(), a.Pool, id, tok.Name, body.Reason)
+		}
+		if err != nil {
+			return apiError(err)
+		}
+		if approve {
+			a.committed(p.Layer)
+		}
+		a.Log.Info("proposal decided", "proposal", id, "layer", p.Layer, "status", p.Status, "by", tok.Name)
+		httpapi.WriteJSON(w, http.StatusOK, p)
+		return nil
+	}
+}
+
+// audit is GET /api/audit and /api/layers/{name}/audit: the append-only
+// record of actions, newest first (?before=<id>&limit=).
+func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.Auth.Require(r, auth.Reviewer); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, before := 100, int64(0)
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return httpapi.BadRequest("limit must be a whole number from 1 to 1000", nil)
+		}
+		limit = n
+	}
+	if s := q.Get("before"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			return httpapi.BadRequest("before must be an entry id", nil)
+		}
+		before = n
+	}
+	layer := mux.Vars(r)["name"]
+	if layer == "" {
+		layer = q.Get("layer")
+	}
+	ctx, cancel := a.queryContext(r)
+	defer cancel()
+	entries, err := audit.List(ctx, a.Pool, layer, before, limit)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"entries": entries}
+	if len(entries) == limit {
+		out["next"] = fmt.Sprintf("%s?before=%d&limit=%d", r.URL.Path, entries[len(entries)-1].ID, limit)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -8,15 +8,24 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gusu-gis/gusu/data/audit"
 )
 
 // LayerChange is an admin's change to a layer's registry entry; nil fields
 // stay as they are.
 type LayerChange struct {
-	Title       *string `json:"title"`
-	Description *string `json:"description"`
-	Attribution *string `json:"attribution"`
-	Private     *bool   `json:"private"`
+	Title       *string `json:"title,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Attribution *string `json:"attribution,omitempty"`
+	Private     *bool   `json:"private,omitempty"`
+	// ReviewRequired makes every upload a proposal for a reviewer.
+	ReviewRequired *bool `json:"review_required,omitempty"`
+	// ControlLine makes uploads to other layers be checked against this
+	// one (as against the ecological red lines), overlaps up to
+	// ControlToleranceM2 per feature tolerated.
+	ControlLine        *bool    `json:"control_line,omitempty"`
+	ControlToleranceM2 *float64 `json:"control_tolerance_m2,omitempty"`
 }
 
 // UpdateLayer applies c to the layer's row and records the change in the
@@ -50,8 +59,20 @@ func UpdateLayer(ctx context.Context, pool *pgxpool.Pool, name string, c LayerCh
 	if c.Private != nil {
 		add("private", *c.Private)
 	}
+	if c.ReviewRequired != nil {
+		add("review_required", *c.ReviewRequired)
+	}
+	if c.ControlLine != nil {
+		add("control_line", *c.ControlLine)
+	}
+	if c.ControlToleranceM2 != nil {
+		if *c.ControlToleranceM2 < 0 || *c.ControlToleranceM2 > 1e12 {
+			return 0, badInput("control_tolerance_m2 must be from 0 (square metres)")
+		}
+		add("control_tolerance_m2", *c.ControlToleranceM2)
+	}
 	if len(sets) == 0 {
-		return 0, badInput("nothing to change: give title, description, attribution or private")
+		return 0, badInput("nothing to change: give title, description, attribution, private, review_required, control_line or control_tolerance_m2")
 	}
 	if err := checkText(fields); err != nil {
 		return 0, err
@@ -74,7 +95,7 @@ func UpdateLayer(ctx context.Context, pool *pgxpool.Pool, name string, c LayerCh
 		if err != nil {
 			return fmt.Errorf("record the change of %q: %w", name, err)
 		}
-		return nil
+		return audit.Record(ctx, tx, user, audit.Update, name, version, map[string]any{"changed": c})
 	})
 	return version, err
 }
@@ -82,7 +103,7 @@ func UpdateLayer(ctx context.Context, pool *pgxpool.Pool, name string, c LayerCh
 // DeleteLayer removes an uploaded layer with every version's table and its
 // history, in one transaction. Bundled layers (the plan's own) cannot be
 // deleted — other parts of gusu read them; make them private instead.
-func DeleteLayer(ctx context.Context, pool *pgxpool.Pool, name string) error {
+func DeleteLayer(ctx context.Context, pool *pgxpool.Pool, name, user string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var source, table string
 		err := tx.QueryRow(ctx, "SELECT source, table_name FROM gusu_layers WHERE name = $1 FOR UPDATE", name).Scan(&source, &table)
@@ -104,13 +125,25 @@ func DeleteLayer(ctx context.Context, pool *pgxpool.Pool, name string) error {
 			return err
 		}
 		tables = append(tables, table)
-		// The row goes first: its cascade takes versions, keys and
-		// generalised copies, and the NOTIFY reaches every instance.
+		prows, err := tx.Query(ctx, "SELECT table_name FROM gusu_proposals WHERE layer = $1 AND status = 'proposed'", name)
+		if err != nil {
+			return err
+		}
+		open, err := pgx.CollectRows(prows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		tables = append(tables, open...)
+		// The row goes first: its cascade takes versions, keys, proposals
+		// and generalised copies, and the NOTIFY reaches every instance.
 		if _, err := tx.Exec(ctx, "DELETE FROM gusu_layers WHERE name = $1", name); err != nil {
 			return fmt.Errorf("delete layer %q: %w", name, err)
 		}
+		if err := audit.Record(ctx, tx, user, audit.Delete, name, 0, map[string]any{"tables": len(tables)}); err != nil {
+			return err
+		}
 		for _, t := range tables {
-			if !strings.HasPrefix(t, "up_"+name+"_v") {
+			if !strings.HasPrefix(t, "up_"+name+"_v") && !strings.HasPrefix(t, "up_"+name+"_p") {
 				continue // only the layer's own version tables
 			}
 			if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+ident(t)); err != nil {

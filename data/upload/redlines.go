@@ -24,6 +24,8 @@ type RedLineCheck struct {
 	FeaturesHit    int       `json:"features_overlapping"`
 	TotalOverlapM2 float64   `json:"total_overlap_m2"`
 	Overlaps       []Overlap `json:"overlaps"`
+	// ToleranceM2 is the overlap a control line tolerates per feature.
+	ToleranceM2 float64 `json:"tolerance_m2,omitempty"`
 }
 
 // Overlap is one feature's intrusion into the red lines. Areas are on the
@@ -71,9 +73,49 @@ func checkRedLines(ctx context.Context, q querier, table, layer, kind string) (*
 	if c.Approximate {
 		c.Note = "the red lines are provisional (lake outlines): upload the official red-line polygons to eco_redlines for a binding check"
 	}
+	return c, checkOverlaps(ctx, q, table, redTable, 0, c)
+}
+
+// checkControlLines checks table against every layer an admin marked as a
+// control line (permanent basic farmland, urban development boundary, …),
+// each with its tolerance: overlaps up to it are not counted.
+func checkControlLines(ctx context.Context, q querier, table, layer string) ([]*RedLineCheck, error) {
+	rows, err := q.Query(ctx, `SELECT name, table_name, version, control_tolerance_m2 FROM gusu_layers
+		WHERE control_line AND name <> $1 AND name <> $2 ORDER BY name`, layer, RedLineLayer)
+	if err != nil {
+		return nil, fmt.Errorf("list control lines: %w", err)
+	}
+	type control struct {
+		name, table string
+		version     int
+		tolerance   float64
+	}
+	controls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (control, error) {
+		var c control
+		err := r.Scan(&c.name, &c.table, &c.version, &c.tolerance)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list control lines: %w", err)
+	}
+	var out []*RedLineCheck
+	for _, ctl := range controls {
+		c := &RedLineCheck{Against: ctl.name, Version: ctl.version, Overlaps: []Overlap{}, ToleranceM2: ctl.tolerance}
+		if err := checkOverlaps(ctx, q, table, ctl.table, ctl.tolerance, c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// checkOverlaps fills c with the features of table that overlap the
+// polygons of against by more than tolerance m² (areas on the WGS 84
+// ellipsoid, overlapping polygons of against counted once).
+func checkOverlaps(ctx context.Context, q querier, table, against string, tolerance float64, c *RedLineCheck) error {
 	cols, err := columnsOf(ctx, q, table)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	nameExpr := "NULL::text"
 	for _, cand := range []string{"name", "name_zh", "名称", "mc", "title", "code"} {
@@ -86,11 +128,12 @@ func checkRedLines(ctx context.Context, q querier, table, layer, kind string) (*
 		SELECT id, name, overlap, area FROM (
 		  SELECT u.id, %s AS name, ST_Area(ST_Intersection(u.geom, r.g)::geography) AS overlap, ST_Area(u.geom::geography) AS area
 		  FROM %s u
-		  CROSS JOIN LATERAL (SELECT ST_Union(r.geom) AS g FROM %s r WHERE ST_Intersects(u.geom, r.geom)) r
+		  CROSS JOIN LATERAL (SELECT ST_Union(r.geom) AS g FROM %s r WHERE ST_Intersects(u.geom, r.geom)
+		                        AND GeometryType(r.geom) IN ('POLYGON', 'MULTIPOLYGON')) r
 		  WHERE r.g IS NOT NULL
-		) s WHERE overlap > 0 ORDER BY overlap DESC`, nameExpr, ident(table), ident(redTable)))
+		) s WHERE overlap > $1 ORDER BY overlap DESC`, nameExpr, ident(table), ident(against)), tolerance)
 	if err != nil {
-		return nil, fmt.Errorf("red-line check: %w", err)
+		return fmt.Errorf("check against %s: %w", c.Against, err)
 	}
 	var o Overlap
 	if _, err := pgx.ForEachRow(rows, []any{&o.FeatureID, &o.Name, &o.OverlapM2, &o.AreaM2}, func() error {
@@ -105,10 +148,10 @@ func checkRedLines(ctx context.Context, q querier, table, layer, kind string) (*
 		o = Overlap{}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("red-line check: %w", err)
+		return fmt.Errorf("check against %s: %w", c.Against, err)
 	}
 	c.Checked = true
-	return c, nil
+	return nil
 }
 
 // CheckVersion runs the red-line check for a layer's version (0: current).

@@ -40,6 +40,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 
+	"github.com/gusu-gis/gusu/data/audit"
 	"github.com/gusu-gis/gusu/geo/crs"
 	"github.com/gusu-gis/gusu/geo/feature"
 	"github.com/gusu-gis/gusu/geo/gcj02"
@@ -100,6 +101,9 @@ type Options struct {
 	IdempotencyKey string
 	// Fingerprint identifies the upload's content and options (a hash).
 	Fingerprint string
+	// Review makes the upload a proposal that a reviewer approves or
+	// rejects; a layer with review_required always does so.
+	Review bool
 }
 
 // Skipped is a feature that was not written, and why.
@@ -138,7 +142,11 @@ type Report struct {
 	TotalLengthKm   *float64       `json:"total_length_km,omitempty"`
 	Diff            Diff           `json:"diff"`
 	RedLines        *RedLineCheck  `json:"redline_check"`
-	TookMS          int64          `json:"took_ms"`
+	// Conformity are the checks against the layers marked as control lines.
+	Conformity []*RedLineCheck `json:"conformity"`
+	// Proposal is set when the upload awaits review instead of going live.
+	Proposal *ProposalRef `json:"proposal,omitempty"`
+	TookMS   int64        `json:"took_ms"`
 	// Replayed is set when this is the stored answer to an earlier upload
 	// with the same Idempotency-Key: nothing new was written.
 	Replayed bool `json:"replayed,omitempty"`
@@ -151,6 +159,8 @@ type Diff struct {
 	Added    int64  `json:"added"`
 	Removed  int64  `json:"removed"`
 	Changed  int64  `json:"changed"`
+	// Changes lists, for a proposal, what changed feature by feature.
+	Changes *Changes `json:"changes,omitempty"`
 }
 
 // maxListed bounds the per-feature lists in a report.
@@ -255,6 +265,15 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 	// below bumps it exactly once, to this.
 	rep.Version = int(cur.version) + 1
 	table := fmt.Sprintf("up_%s_v%d", opts.Layer, rep.Version)
+	review := opts.Review || cur.reviewRequired
+	var proposal int64
+	if review {
+		// A proposal is not a version yet: it gets a number when approved.
+		if err := tx.QueryRow(ctx, "SELECT nextval('gusu_proposals_id_seq')").Scan(&proposal); err != nil {
+			return nil, fmt.Errorf("number the proposal: %w", err)
+		}
+		rep.Version, table = 0, fmt.Sprintf("up_%s_p%d", opts.Layer, proposal)
+	}
 	written, err := buildTable(ctx, tx, table, attrs, st.family)
 	if err != nil {
 		return nil, err
@@ -279,11 +298,40 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 		if rep.RedLines, err = checkRedLines(ctx, tx, table, opts.Layer, cur.kind); err != nil {
 			return nil, err
 		}
+		if rep.Conformity, err = checkControlLines(ctx, tx, table, opts.Layer); err != nil {
+			return nil, err
+		}
 	} else {
 		rep.RedLines = &RedLineCheck{Checked: false, Note: "the red-line check applies to polygon layers"}
 	}
+	if rep.Conformity == nil {
+		rep.Conformity = []*RedLineCheck{}
+	}
+	if review {
+		if cur.tableName != "" {
+			if rep.Diff.Changes, err = changes(ctx, tx, cur.tableName, table, rep.Diff.Key); err != nil {
+				return nil, err
+			}
+		}
+		rep.TookMS = time.Since(start).Milliseconds()
+		if err := propose(ctx, tx, proposal, opts, cur, table, rep); err != nil {
+			return nil, err
+		}
+		if err := rememberKey(ctx, tx, opts, rep); err != nil {
+			return nil, err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("commit proposal: %w", err)
+		}
+		return rep, nil
+	}
 	rep.TookMS = time.Since(start).Milliseconds()
 	if rep.LayerVersion, err = commitVersion(ctx, tx, opts, cur, table, rep); err != nil {
+		return nil, err
+	}
+	if err := audit.Record(ctx, tx, opts.User, audit.Upload, opts.Layer, rep.LayerVersion, map[string]any{
+		"file_name": opts.FileName, "format": rep.Format, "mode": rep.Mode, "features_written": rep.FeaturesWritten,
+		"added": rep.Diff.Added, "removed": rep.Diff.Removed, "changed": rep.Diff.Changed, "redline_features": redLineHits(rep.RedLines)}); err != nil {
 		return nil, err
 	}
 	if err := rememberKey(ctx, tx, opts, rep); err != nil {
@@ -295,18 +343,26 @@ func Run(ctx context.Context, pool *pgxpool.Pool, path string, opts Options) (*R
 	return rep, nil
 }
 
+func redLineHits(c *RedLineCheck) int {
+	if c == nil {
+		return 0
+	}
+	return c.FeaturesHit
+}
+
 // current is the layer as the upload found it (row locked).
 type current struct {
-	tableName   string
-	dataVersion int
-	kind        string
-	version     int64
+	tableName      string
+	dataVersion    int
+	kind           string
+	version        int64
+	reviewRequired bool
 }
 
 func lockLayer(ctx context.Context, tx pgx.Tx, name string) (*current, error) {
 	c := &current{}
-	err := tx.QueryRow(ctx, "SELECT table_name, data_version, kind, version FROM gusu_layers WHERE name = $1 FOR UPDATE", name).
-		Scan(&c.tableName, &c.dataVersion, &c.kind, &c.version)
+	err := tx.QueryRow(ctx, "SELECT table_name, data_version, kind, version, review_required FROM gusu_layers WHERE name = $1 FOR UPDATE", name).
+		Scan(&c.tableName, &c.dataVersion, &c.kind, &c.version, &c.reviewRequired)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, &Error{Kind: NotFound, Msg: fmt.Sprintf("unknown layer %q: create it first with POST /api/layers", name)}
 	}

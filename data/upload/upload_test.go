@@ -522,15 +522,15 @@ func TestMalformedUploadsChangeNothing(t *testing.T) {
 		"bad ?allow_empty":                   {"a.geojson", featureCollection(point), "?allow_empty=yes", 400, "allow_empty"},
 		// Formats read through GDAL: broken files are a 400 saying so, or a
 		// 415 naming the package to install when GDAL is absent.
-		"zipped KML (a KMZ), broken": {"a.kmz", zipOf(t, map[string][]byte{"doc.kml": []byte("<kml/>")}), "", gdalStatus, "KML"},
-		"zipped FileGDB, broken":     {"a.zip", zipOf(t, map[string][]byte{"plan.gdb/a00000001.gdbtable": []byte("x")}), "", gdalStatus, "FileGDB"},
-		"zipped MapInfo, broken":     {"a.zip", zipOf(t, map[string][]byte{"zones.tab": []byte("x"), "zones.dat": []byte("x")}), "", gdalStatus, "MapInfo"},
-		"DXF without ?crs":           {"a.dxf", []byte("0\nSECTION\n"), "", dxfStatus, dxfSays},
-		"CSV without coordinates":    {"a.csv", []byte("name,value\na,1\n"), "", gdalStatus, "CSV"},
-		"a lone MapInfo .tab":        {"a.tab", []byte("!table"), "", gdalStatus, gdalTabSays},
+		"zipped KML (a KMZ), broken":            {"a.kmz", zipOf(t, map[string][]byte{"doc.kml": []byte("<kml/>")}), "", gdalStatus, "KML"},
+		"zipped FileGDB, broken":                {"a.zip", zipOf(t, map[string][]byte{"plan.gdb/a00000001.gdbtable": []byte("x")}), "", gdalStatus, "FileGDB"},
+		"zipped MapInfo, broken":                {"a.zip", zipOf(t, map[string][]byte{"zones.tab": []byte("x"), "zones.dat": []byte("x")}), "", gdalStatus, "MapInfo"},
+		"DXF without ?crs":                      {"a.dxf", []byte("0\nSECTION\n"), "", dxfStatus, dxfSays},
+		"CSV without coordinates":               {"a.csv", []byte("name,value\na,1\n"), "", gdalStatus, "CSV"},
+		"a lone MapInfo .tab":                   {"a.tab", []byte("!table"), "", gdalStatus, gdalTabSays},
 		"a VRT named .kml (reads server files)": {"a.kml", []byte(`<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>/etc/passwd</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>`), "", gdalStatus, "KML"},
-		"zip with nothing readable":  {"a.zip", zipOf(t, map[string][]byte{"readme.txt": []byte("x")}), "", 415, "no Shapefile"},
-		"a .prj far too large":       {"a.zip", zipOf(t, hugePRJ), "", 400, ".prj"},
+		"zip with nothing readable":             {"a.zip", zipOf(t, map[string][]byte{"readme.txt": []byte("x")}), "", 415, "no Shapefile"},
+		"a .prj far too large":                  {"a.zip", zipOf(t, hugePRJ), "", 400, ".prj"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

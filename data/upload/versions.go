@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gusu-gis/gusu/data/audit"
 )
 
 // Version is one entry of a layer's history.
@@ -95,6 +97,9 @@ func Restore(ctx context.Context, pool *pgxpool.Pool, layer string, version int,
 			return err
 		}
 		if layerVersion, err = switchVersion(ctx, tx, layer, table, next, fam); err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, user, audit.Restore, layer, layerVersion, map[string]any{"restored_from": version}); err != nil {
 			return err
 		}
 		out = Version{Version: next, Current: true, Action: "restore", CreatedAt: time.Now(), CreatedBy: user, FeatureCount: count, Bounds: bounds, RestoredFrom: &version}
@@ -180,7 +185,10 @@ func CreateLayer(ctx context.Context, pool *pgxpool.Pool, s LayerSpec, user stri
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, feature_count) VALUES ($1, 1, $2, 'create', $3, 0)`, s.Name, table, user)
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, user, audit.Create, s.Name, 1, map[string]any{"title": s.Title, "kind": s.Kind, "private": s.Private})
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "42P07") {
