@@ -95,7 +95,7 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	// OGC API – Features at the root; its landing page answers "/" only for
 	// JSON, so it is registered before the viewer.
 	(&ogcapi.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn,
-		Timeout: cfg.DBTimeout, Slots: pageSlots}).Routes(r)
+		Timeout: cfg.DBTimeout, Slots: pageSlots, Committed: s.registry.Invalidate}).Routes(r)
 	up := &upload.API{Pool: db.Pool, Auth: authn, Log: log, MaxUploadBytes: int64(cfg.MaxUploadMB) << 20, Committed: s.registry.Invalidate,
 		Timeout: cfg.UploadTimeout, QueryTimeout: cfg.DBTimeout, MaxFeatures: cfg.MaxUploadFeatures,
 		Slots: httpapi.NewLimiter("upload", max(1, poolSize/8), cfg.UploadTimeout/2)}

@@ -16,6 +16,7 @@ import (
 const (
 	Create  = "create"
 	Upload  = "upload"
+	Edit    = "edit" // one feature changed without a file
 	Propose = "propose"
 	Approve = "approve"
 	Reject  = "reject"

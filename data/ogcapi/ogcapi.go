@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/upload"
 )
 
 // Media types of OGC API.
@@ -56,6 +58,9 @@ type API struct {
 	// Slots is shared with the features API: pages of both kinds count
 	// against one bound.
 	Slots *httpapi.Limiter
+	// Committed, if set, is told of a layer changed by an edit, before the
+	// response is sent (as upload.API's).
+	Committed func(layer string)
 }
 
 // Routes registers the routes on r. The landing page shares "/" with the
@@ -74,6 +79,7 @@ func (a *API) Routes(r *mux.Router) {
 	r.Handle("/collections/{id}/schema", httpapi.Handler(a.Log, a.schema)).Methods(get...)
 	r.Handle("/collections/{id}/items", httpapi.Handler(a.Log, a.Slots.Wrap(a.items))).Methods(get...)
 	r.Handle("/collections/{id}/items/{featureId}", httpapi.Handler(a.Log, a.Slots.Wrap(a.item))).Methods(get...)
+	r.Handle("/collections/{id}/items/{featureId}", httpapi.Handler(a.Log, a.edit)).Methods(http.MethodPatch, http.MethodPut)
 }
 
 // wants negotiates the representation: f= wins, then Accept. Browsers
@@ -564,4 +570,70 @@ func (a *API) item(w http.ResponseWriter, r *http.Request) error {
 	return a.write(w, r, typeGeoJSON, f, func() (string, any) {
 		return "item", map[string]any{"layer": l, "feature": htmlFeatures([]feature{f})[0], "links": f.Links, "crs": out.URI}
 	})
+}
+
+// edit is PATCH (a merge patch of a GeoJSON feature: the properties given
+// are set, null clears one, a geometry replaces the feature's) or PUT (the
+// whole feature) on one item, as OGC API – Features Part 4 describes. Each
+// edit is a new version of the layer (or, with ?review=true or a layer that
+// requires review, a proposal); editors only.
+func (a *API) edit(w http.ResponseWriter, r *http.Request) error {
+	if a.Auth == nil {
+		return httpapi.New(http.StatusForbidden, "editing needs token authentication, which this server does not have")
+	}
+	tok, err := a.Auth.Require(r, auth.Editor)
+	if err != nil {
+		return err
+	}
+	l, err := a.lookup(r)
+	if err != nil {
+		return err
+	}
+	fid := mux.Vars(r)["featureId"]
+	id, err := strconv.ParseInt(fid, 10, 64)
+	if err != nil {
+		return httpapi.NotFound(fmt.Sprintf("no feature %q in %s", fid, l.Name), nil)
+	}
+	q := r.URL.Query()
+	review := false
+	for k, v := range q {
+		switch {
+		case k == "review" && (v[0] == "true" || v[0] == "false"):
+			review = v[0] == "true"
+		case k == "token":
+		default:
+			return httpapi.BadRequest(fmt.Sprintf("parameter %s=%q is not understood; known: review=true|false", k, v[0]), nil)
+		}
+	}
+	var body struct {
+		Type       string                     `json:"type"`
+		ID         json.RawMessage            `json:"id"`
+		Geometry   json.RawMessage            `json:"geometry"`
+		Properties map[string]json.RawMessage `json:"properties"`
+		Links      json.RawMessage            `json:"links"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return httpapi.BadRequest("the body must be a GeoJSON feature {\"type\": \"Feature\", \"geometry\": …, \"properties\": {…}}: "+err.Error(), nil)
+	}
+	if body.Type != "" && body.Type != "Feature" {
+		return httpapi.BadRequest(fmt.Sprintf("the body's type must be Feature, not %q", body.Type), nil)
+	}
+	e := upload.Edit{Layer: l.Name, ID: id, Properties: body.Properties, Replace: r.Method == http.MethodPut, Review: review, User: tok.Name}
+	if len(body.Geometry) > 0 && string(body.Geometry) != "null" {
+		e.Geometry = body.Geometry
+	}
+	rep, err := upload.EditFeature(r.Context(), a.Pool, e)
+	if err != nil {
+		return upload.HTTPError(err)
+	}
+	status := http.StatusOK
+	if rep.Proposal != nil {
+		status = http.StatusAccepted
+	} else if a.Committed != nil {
+		a.Committed(l.Name)
+	}
+	httpapi.WriteJSON(w, status, rep)
+	return nil
 }

@@ -84,6 +84,10 @@ func (a *API) Routes(r *mux.Router) {
 	r.Handle("/api/layers/{name}/audit", httpapi.Handler(a.Log, a.audit)).Methods(http.MethodGet, http.MethodHead)
 }
 
+// HTTPError gives an upload error (of EditFeature, say) its HTTP status,
+// for other packages' handlers.
+func HTTPError(err error) error { return apiError(err) }
+
 // apiError gives upload errors their HTTP status.
 func apiError(err error) error {
 	var ue *Error

@@ -357,12 +357,13 @@ type current struct {
 	kind           string
 	version        int64
 	reviewRequired bool
+	family         string // point, line, polygon or mixed
 }
 
 func lockLayer(ctx context.Context, tx pgx.Tx, name string) (*current, error) {
 	c := &current{}
-	err := tx.QueryRow(ctx, "SELECT table_name, data_version, kind, version, review_required FROM gusu_layers WHERE name = $1 FOR UPDATE", name).
-		Scan(&c.tableName, &c.dataVersion, &c.kind, &c.version, &c.reviewRequired)
+	err := tx.QueryRow(ctx, "SELECT table_name, data_version, kind, version, review_required, geometry_type FROM gusu_layers WHERE name = $1 FOR UPDATE", name).
+		Scan(&c.tableName, &c.dataVersion, &c.kind, &c.version, &c.reviewRequired, &c.family)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, &Error{Kind: NotFound, Msg: fmt.Sprintf("unknown layer %q: create it first with POST /api/layers", name)}
 	}

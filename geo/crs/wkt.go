@@ -110,17 +110,16 @@ func FromWKT(wkt string) (CRS, error) {
 		return CRS{}, fmt.Errorf("empty coordinate system definition")
 	}
 	f := readWKT(w)
-	if m := authorityRe.FindStringSubmatch(w); m != nil {
-		code, _ := strconv.Atoi(m[1])
-		c := FromEPSG(code)
-		c.wkt = &f
-		return c, nil
-	}
-	if m := idRe.FindStringSubmatch(w); m != nil {
-		code, _ := strconv.Atoi(m[1])
-		c := FromEPSG(code)
-		c.wkt = &f
-		return c, nil
+	for _, re := range []*regexp.Regexp{authorityRe, idRe} {
+		if m := re.FindStringSubmatch(w); m != nil {
+			code, err := strconv.Atoi(m[1])
+			if err != nil || code <= 0 {
+				return CRS{}, fmt.Errorf("the definition names EPSG code %q, which is no code: pass ?crs=EPSG:<code>", m[1])
+			}
+			c := FromEPSG(code)
+			c.wkt = &f
+			return c, nil
+		}
 	}
 	c, err := identify(f)
 	if err != nil {
