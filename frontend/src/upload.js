@@ -63,6 +63,7 @@ export function setupUpload({ map, t, onCatalogChange }) {
       const params = new URLSearchParams();
       if ($('up-crs').value) params.set('crs', $('up-crs').value);
       if ($('up-append').checked) params.set('mode', 'append');
+      if ($('up-review').checked) params.set('review', 'true');
       const form = new FormData();
       form.append('file', file);
       progress.hidden = false;
@@ -88,7 +89,8 @@ export function setupUpload({ map, t, onCatalogChange }) {
       [t('rSkipped'), r.skipped.length], [t('rDiff'), `+${r.diff.added} −${r.diff.removed} ~${r.diff.changed}`],
     ];
     if (r.total_area_m2 != null) rows.push([t('rArea'), `${(r.total_area_m2 / 1e6).toFixed(2)} km²`]);
-    let html = `<h3>${escapeHTML(t('reportTitle'))}</h3><table class="report">` +
+    let html = r.proposal ? `<p class="note" role="status">${escapeHTML(t('upProposed').replace('{id}', r.proposal.id))}</p>` : '';
+    html += `<h3>${escapeHTML(t('reportTitle'))}</h3><table class="report">` +
       rows.map(([k, v]) => `<tr><th>${escapeHTML(k)}</th><td>${escapeHTML(v)}</td></tr>`).join('') + '</table>';
     if (r.repaired.length) html += `<p>${escapeHTML(t('rRepairedList'))} ${r.repaired.map((i) => '#' + i).join(', ')}</p>`;
     if (r.skipped.length) html += `<ul class="skipped">${r.skipped.map((s) => `<li>#${s.index}: ${escapeHTML(s.reason)}</li>`).join('')}</ul>`;

@@ -5,6 +5,7 @@ import { maplibregl, CJK_FONTS, PLAN_LAYERS, getJSON, popupHTML, genericLayers, 
 import { setupUpload } from './upload.js';
 import { setupIsochrones } from './isochrones.js';
 import { setupIndicators } from './indicators.js';
+import { setupReview } from './review.js';
 
 const T = {
   zh: {
@@ -14,11 +15,15 @@ const T = {
     conventional: '普速铁路', metro: '城市轨道（示意）', planned: '规划线路', stations: '站点', uploads: '上传图层',
     approximate: '近似', error: '出错：', lang: 'EN',
     uploadTitle: '上传边界数据', token: '令牌', layer: '图层', newName: '新图层名称（英文）', newTitle: '标题',
-    file: '文件（GeoJSON、Shapefile 压缩包、GeoPackage）', crs: '坐标系', crsAuto: '自动识别', append: '追加（不替换现有要素）',
+    file: '文件（GeoJSON、Shapefile 压缩包、GeoPackage；装有 GDAL 时还可 KML/KMZ、FileGDB、DXF、MapInfo、CSV 等）', crs: '坐标系', crsAuto: '自动识别', append: '追加（不替换现有要素）',
     uploadButton: '上传', newLayer: '＋ 新建图层', networkError: '网络错误', uploadFailed: '上传失败：', reportTitle: '上传报告',
     rVersion: '版本', rFormat: '格式', rCRS: '坐标系', rRead: '读取要素', rWritten: '写入要素', rRepaired: '修复', rSkipped: '跳过',
     rDiff: '与上一版本比较', rArea: '总面积', rRepairedList: '已修复的要素：', rRedlines: '与生态保护红线重叠的要素',
     history: '版本历史', current: '当前', restore: '恢复',
+    reviewTitle: '审核与审计', rvLoad: '载入待审提议', rvNone: '没有待审的提议', rvProposal: '提议', rvFeatures: '个要素',
+    rvGeomChanged: '几何已变', rvAgainst: '与红线/管控线重叠：', rvShow: '在地图上显示提议版本', rvComment: '意见 / 驳回理由',
+    rvApprove: '批准发布', rvReject: '驳回', rvApproved: '已批准，发布为', rvRejected: '已驳回', rvAudit: '审计记录',
+    upReview: '提交审核（审核通过后发布）', upProposed: '已提交审核（提议 #{id}），审核通过前不会发布。',
     isoTitle: '可达性分析（等时圈）', isoOrigin: '起点', isoClick: '在地图上点击选择', isoMode: '方式', mTransit: '公共交通（步行＋轨道）',
     mWalk: '步行', mBike: '自行车', mDrive: '驾车', isoBands: '时间（分钟）', isoPlanned: '包含规划线路', isoRun: '计算',
     isoPickedAt: '起点：', isoNeedOrigin: '请在地图上点击或选择起点。', isoModel: '网络模型', minWord: '分钟', unitsReached: '个城镇单元可达',
@@ -32,11 +37,15 @@ const T = {
     intercity: 'Intercity rail', conventional: 'Conventional rail', metro: 'Metro (schematic)', planned: 'Planned lines',
     stations: 'Stations', uploads: 'Uploaded layers', approximate: 'approximate', error: 'Error: ', lang: '中文',
     uploadTitle: 'Upload boundaries', token: 'Token', layer: 'Layer', newName: 'New layer name (a-z, 0-9, _)', newTitle: 'Title',
-    file: 'File (GeoJSON, zipped Shapefile, GeoPackage)', crs: 'Coordinate system', crsAuto: 'Detect', append: 'Append (keep current features)',
+    file: 'File (GeoJSON, zipped Shapefile, GeoPackage; with GDAL installed also KML/KMZ, FileGDB, DXF, MapInfo, CSV…)', crs: 'Coordinate system', crsAuto: 'Detect', append: 'Append (keep current features)',
     uploadButton: 'Upload', newLayer: '+ New layer', networkError: 'network error', uploadFailed: 'Upload failed:', reportTitle: 'Upload report',
     rVersion: 'Version', rFormat: 'Format', rCRS: 'Coordinate system', rRead: 'Features read', rWritten: 'Features written', rRepaired: 'Repaired',
     rSkipped: 'Skipped', rDiff: 'Against the previous version', rArea: 'Total area', rRepairedList: 'Repaired features:',
     rRedlines: 'Features overlapping the ecological red lines', history: 'Version history', current: 'current', restore: 'Restore',
+    reviewTitle: 'Review and audit', rvLoad: 'Load proposals awaiting review', rvNone: 'No proposals await review', rvProposal: 'Proposal', rvFeatures: 'features',
+    rvGeomChanged: 'geometry changed', rvAgainst: 'Overlapping the red line / control line', rvShow: 'Show the proposed version on the map', rvComment: 'Comment / reason for rejection',
+    rvApprove: 'Approve and publish', rvReject: 'Reject', rvApproved: 'Approved, published as', rvRejected: 'Rejected', rvAudit: 'Audit history',
+    upReview: 'Submit for review (published once approved)', upProposed: 'Submitted for review (proposal #{id}); it is not published until approved.',
     isoTitle: 'Accessibility (isochrones)', isoOrigin: 'Origin', isoClick: 'Click the map', isoMode: 'Mode', mTransit: 'Transit (walk + rail)',
     mWalk: 'Walk', mBike: 'Bike', mDrive: 'Drive', isoBands: 'Minutes', isoPlanned: 'Include planned lines', isoRun: 'Compute',
     isoPickedAt: 'Origin:', isoNeedOrigin: 'Click the map or choose an origin.', isoModel: 'Network model', minWord: 'min', unitsReached: 'town-system units reached',
@@ -266,6 +275,7 @@ map.on('load', async () => {
   setupUpload({ map, t, onCatalogChange: syncCatalog });
   setupIsochrones({ map, t });
   indicatorsPanel = setupIndicators({ map, t, lang: () => lang });
+  setupReview({ map, t, onCatalogChange: syncCatalog });
   setInterval(syncCatalog, 30000);
   window.addEventListener('focus', syncCatalog);
 });
