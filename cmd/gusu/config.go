@@ -31,6 +31,7 @@ type Config struct {
 	CacheControl          string
 	CORSOrigins           string
 	FrontendDir           string
+	PMTilesDir            string
 	MaxUploadMB           int
 	UploadTimeout         time.Duration
 	MaxUploadFeatures     int
@@ -76,6 +77,7 @@ var configKeys = []configKey{
 	{"iso-detour", "GUSU_ISO_DETOUR", "1.3", "detour factor of the off-network model (path length / straight line)", func(c *Config) any { return &c.IsoDetour }},
 	{"iso-walk-kmh", "GUSU_ISO_WALK_KMH", "4.8", "walking speed, km/h", func(c *Config) any { return &c.IsoWalkKmh }},
 	{"iso-max-minutes", "GUSU_ISO_MAX_MINUTES", "120", "longest isochrone band accepted, in minutes", func(c *Config) any { return &c.IsoMaxMin }},
+	{"pmtiles", "GUSU_PMTILES", "", "serve the PMTiles archives in this directory (e.g. gusu export pmtiles files) at /pmtiles/{name}/{z}/{x}/{y}.mvt with TileJSON at /pmtiles/{name}.json; empty: none", func(c *Config) any { return &c.PMTilesDir }},
 	{"frontend-dir", "GUSU_FRONTEND_DIR", "", "serve the viewer from this directory (a frontend/dist) instead of the embedded build, for frontend work", func(c *Config) any { return &c.FrontendDir }},
 }
 
@@ -199,6 +201,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUploadMB < 1 {
 		return errors.New("--max-upload-mb must be at least 1")
+	}
+	if c.PMTilesDir != "" {
+		if fi, err := os.Stat(c.PMTilesDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--pmtiles must be a directory of .pmtiles files, not %q", c.PMTilesDir)
+		}
 	}
 	if c.TileCacheMB < 0 {
 		return errors.New("--tile-cache-mb must not be negative")

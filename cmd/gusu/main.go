@@ -32,6 +32,8 @@ Usage:
                            which towns lie within 15/30/45 minutes, by mode
   gusu report indicators [--format table|json] [flags]
                            the plan's spatial indicators against its targets
+  gusu export pmtiles --layers a,b [--minzoom 0] [--maxzoom 14] [--bbox …] [--format pmtiles|mbtiles] OUT
+                           write the layers' tiles to a PMTiles (or MBTiles) file
   gusu bench tiles [--parcels N] [--concurrency N] [flags]
                            benchmark tiles against the pg_tileserv baseline
   gusu version
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdToken(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "export":
+		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gusu", version)
 		return nil

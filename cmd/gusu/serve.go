@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/protomaps/go-pmtiles/pmtiles"
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/access"
@@ -112,6 +113,20 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	} else {
 		ind.CanSeePrivate = canSeePrivate
 		ind.Routes(r, log)
+	}
+	if cfg.PMTilesDir != "" {
+		// Archives on disk (an intranet copy, say) served beside the live
+		// tiles, by go-pmtiles' own server.
+		pm, err := pmtiles.NewServerWithBucket(pmtiles.NewFileBucket(cfg.PMTilesDir), "", slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			64, strings.TrimRight(cfg.PublicURL, "/")+"/pmtiles")
+		if err != nil {
+			log.Error("cannot serve --pmtiles", "error", err)
+		} else {
+			pm.Start()
+			r.PathPrefix("/pmtiles/").Handler(http.StripPrefix("/pmtiles", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				pm.ServeHTTP(w, r)
+			}))).Methods(http.MethodGet, http.MethodHead)
+		}
 	}
 	fe := &frontend.Handler{Dir: cfg.FrontendDir}
 	if cfg.BasemapTiles != "" {

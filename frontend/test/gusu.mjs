@@ -33,6 +33,14 @@ export async function startGusu(extraArgs = []) {
   return {
     url,
     log: () => log,
+    // run runs another gusu command against this server's cluster
+    // (positional arguments last: Go's flags stop at the first).
+    run(args, positional = []) {
+      const r = spawnSync(bin, [...args, '--data-dir', join(dir, 'var'), ...positional], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`gusu ${args.join(' ')} failed: ${r.stderr}`);
+      return r.stdout;
+    },
+    dir,
     // createToken runs `gusu token create` against this server's cluster.
     createToken(name, role) {
       const r = spawnSync(bin, ['token', 'create', '--name', name, '--role', role, '--data-dir', join(dir, 'var')], { encoding: 'utf8' });
