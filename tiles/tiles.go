@@ -64,6 +64,9 @@ type Options struct {
 	// Timeout bounds each tile query.
 	Timeout time.Duration
 	Metrics *Metrics
+	// Reads chooses the database a tile query goes to (a replica that has
+	// replayed the layers' versions, else the primary); nil: the pool.
+	Reads layers.ReadPools
 }
 
 // Server makes tiles.
@@ -76,11 +79,15 @@ type Server struct {
 	timeout time.Duration
 	metrics *Metrics
 	queries atomic.Int64
+	reads   layers.ReadPools
 }
 
 // NewServer returns a tile server. Run gen (if not nil) separately.
 func NewServer(reg *layers.Registry, pool *pgxpool.Pool, gen *Generalizer, opts Options) *Server {
-	s := &Server{reg: reg, pool: pool, gen: gen, cache: NewCache(opts.CacheBytes), timeout: opts.Timeout, metrics: opts.Metrics}
+	s := &Server{reg: reg, pool: pool, gen: gen, cache: NewCache(opts.CacheBytes), timeout: opts.Timeout, metrics: opts.Metrics, reads: opts.Reads}
+	if s.reads == nil {
+		s.reads = layers.Primary{Pool: pool}
+	}
 	if s.timeout <= 0 {
 		s.timeout = 5 * time.Second
 	}
@@ -218,7 +225,18 @@ func (s *Server) render(ctx context.Context, t maptile.Tile, p *plan) (*Tile, er
 	s.queries.Add(1)
 	start := time.Now()
 	var raw []byte
-	if err := s.pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&raw); err != nil {
+	needs := make([]layers.Need, len(p.layers))
+	for i, lp := range p.layers {
+		needs[i] = layers.Need{Layer: lp.Layer.Name, Version: lp.Layer.Version, Generalized: lp.Generalized}
+	}
+	pool := s.reads.For(ctx, needs)
+	err := pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&raw)
+	if err != nil && pool != s.pool && ctx.Err() == nil && layers.Unreachable(err) {
+		// A replica that stopped answering: the primary answers instead.
+		s.reads.Failed(pool)
+		err = s.pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&raw)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("render tile %d/%d/%d of %s: %w", t.Z, t.X, t.Y, strings.Join(p.names, ","), err)
 	}
 	s.metrics.observeQuery(time.Since(start))

@@ -22,6 +22,8 @@ type Config struct {
 	Addr                  string
 	DataDir               string
 	DatabaseURL           string
+	ReplicaURLs           stringList
+	ReplicaMaxLag         time.Duration
 	LogFormat             string
 	LogLevel              string
 	PublicURL             string
@@ -57,6 +59,8 @@ var configKeys = []configKey{
 	{"addr", "GUSU_ADDR", "127.0.0.1:8080", "address to listen on", func(c *Config) any { return &c.Addr }},
 	{"data-dir", "GUSU_DATA_DIR", "./var", "directory for the managed PostGIS cluster and other state", func(c *Config) any { return &c.DataDir }},
 	{"database-url", "GUSU_DATABASE_URL", "", "PostGIS database URL; empty: manage a local cluster under --data-dir", func(c *Config) any { return &c.DatabaseURL }},
+	{"database-replica-url", "GUSU_DATABASE_REPLICA_URLS", "", "a streaming replica of --database-url for reads (tiles, feature pages); repeat the flag for several, or list them comma-separated in the environment variable", func(c *Config) any { return &c.ReplicaURLs }},
+	{"replica-max-lag", "GUSU_REPLICA_MAX_LAG", "30s", "a replica further behind than this is skipped (reads that need newer data go to the primary whatever the bound)", func(c *Config) any { return &c.ReplicaMaxLag }},
 	{"log-format", "GUSU_LOG_FORMAT", "text", "log format: text or json", func(c *Config) any { return &c.LogFormat }},
 	{"log-level", "GUSU_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
 	{"public-url", "GUSU_PUBLIC_URL", "", "external base URL (e.g. https://maps.example.org/gusu) for links in TileJSON and the catalog; empty: from the request and X-Forwarded-* headers", func(c *Config) any { return &c.PublicURL }},
@@ -137,6 +141,15 @@ func register(fs *flag.FlagSet, c *Config, k configKey, def string) error {
 			return fmt.Errorf("%w: %s=%q is not a whole number", errUsage, k.env, def)
 		}
 		fs.IntVar(p, k.flag, n, help)
+	case *stringList:
+		p.values = nil
+		for _, v := range strings.Split(def, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				p.values = append(p.values, v)
+			}
+		}
+		p.fromDefault = len(p.values) > 0
+		fs.Var(p, k.flag, help)
 	case *time.Duration:
 		d, err := time.ParseDuration(def)
 		if err != nil {
@@ -144,6 +157,23 @@ func register(fs *flag.FlagSet, c *Config, k configKey, def string) error {
 		}
 		fs.DurationVar(p, k.flag, d, help)
 	}
+	return nil
+}
+
+// stringList is a repeatable flag; values from the environment are
+// replaced, not extended, by the first flag.
+type stringList struct {
+	values      []string
+	fromDefault bool
+}
+
+func (l *stringList) String() string { return strings.Join(l.values, ",") }
+
+func (l *stringList) Set(v string) error {
+	if l.fromDefault {
+		l.values, l.fromDefault = nil, false
+	}
+	l.values = append(l.values, v)
 	return nil
 }
 
@@ -159,6 +189,18 @@ func (c *Config) Validate() error {
 	}
 	if c.DatabaseURL == "" && c.DataDir == "" {
 		return errors.New("--data-dir must not be empty when no --database-url is given")
+	}
+	for _, r := range c.ReplicaURLs.values {
+		u, err := url.Parse(r)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return errors.New("--database-replica-url must be a postgres:// or postgresql:// URL")
+		}
+	}
+	if len(c.ReplicaURLs.values) > 0 && c.DatabaseURL == "" {
+		return errors.New("--database-replica-url needs --database-url: replicas follow an external primary")
+	}
+	if c.ReplicaMaxLag <= 0 {
+		return errors.New("--replica-max-lag must be positive")
 	}
 	if c.DatabaseURL != "" {
 		u, err := url.Parse(c.DatabaseURL)

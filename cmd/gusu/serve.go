@@ -42,6 +42,7 @@ func openDatabase(ctx context.Context, cfg *Config, log *slog.Logger) (*database
 	return database.Open(ctx, database.Options{
 		URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: int32(cfg.DBMaxConns),
 		Bundle: data.Suzhou, Durable: true, Logger: log,
+		ReplicaURLs: cfg.ReplicaURLs.values, ReplicaMaxLag: cfg.ReplicaMaxLag,
 	})
 }
 
@@ -78,8 +79,13 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPoolCollector(db.Pool))
 	tileMetrics := tiles.NewMetrics(metrics)
 	s.gen = tiles.NewGeneralizer(db.Pool, s.registry, log)
+	var reads layers.ReadPools = layers.Primary{Pool: db.Pool}
+	if db.Replicas != nil {
+		reads = db.Replicas
+		metrics.MustRegister(db.Replicas.Collectors()...)
+	}
 	s.tiles = tiles.NewServer(s.registry, db.Pool, s.gen, tiles.Options{
-		CacheBytes: int64(cfg.TileCacheMB) << 20, Timeout: cfg.DBTimeout, Metrics: tileMetrics,
+		CacheBytes: int64(cfg.TileCacheMB) << 20, Timeout: cfg.DBTimeout, Metrics: tileMetrics, Reads: reads,
 	})
 
 	authn := auth.NewAuthenticator(db.Pool)
@@ -91,12 +97,12 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	poolSize := int(db.Pool.Config().MaxConns)
 	pageSlots := httpapi.NewLimiter("feature-page", max(2, poolSize/4), 2*time.Second)
 	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn,
-		Timeout: cfg.DBTimeout, FeatureSlots: pageSlots}
+		Timeout: cfg.DBTimeout, FeatureSlots: pageSlots, Reads: reads}
 	api.Routes(r)
 	// OGC API – Features at the root; its landing page answers "/" only for
 	// JSON, so it is registered before the viewer.
 	(&ogcapi.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn,
-		Timeout: cfg.DBTimeout, Slots: pageSlots, Committed: s.registry.Invalidate}).Routes(r)
+		Timeout: cfg.DBTimeout, Slots: pageSlots, Committed: s.registry.Invalidate, Reads: reads}).Routes(r)
 	up := &upload.API{Pool: db.Pool, Auth: authn, Log: log, MaxUploadBytes: int64(cfg.MaxUploadMB) << 20, Committed: s.registry.Invalidate,
 		Timeout: cfg.UploadTimeout, QueryTimeout: cfg.DBTimeout, MaxFeatures: cfg.MaxUploadFeatures,
 		Slots: httpapi.NewLimiter("upload", max(1, poolSize/8), cfg.UploadTimeout/2)}
@@ -183,6 +189,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 	go s.registry.Listen(ctx)
 	go s.gen.Run(ctx)
 	go s.access.Run(ctx)
+	if s.db.Replicas != nil {
+		go s.db.Replicas.Watch(ctx, time.Second)
+	}
 	if s.db.Cluster != nil {
 		// A managed PostgreSQL that dies is restarted; meanwhile requests
 		// get 503 and the pool reconnects by itself.

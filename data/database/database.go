@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"time"
 
@@ -35,13 +36,20 @@ type Options struct {
 	// Durable=false runs a managed cluster without fsync (tests).
 	Durable bool
 	Logger  *slog.Logger
+	// ReplicaURLs are streaming replicas of URL that reads may use.
+	ReplicaURLs []string
+	// ReplicaMaxLag is how far behind a replica may be and still be used.
+	ReplicaMaxLag time.Duration
 }
 
 // DB is an open, migrated database.
 type DB struct {
 	Pool    *pgxpool.Pool
 	Cluster *pgcluster.Cluster // nil with an external URL
-	log     *slog.Logger
+	// Replicas routes reads; nil when none are configured.
+	Replicas     *Replicas
+	replicaPools []*pgxpool.Pool
+	log          *slog.Logger
 }
 
 // Open connects (starting the managed cluster if no URL is given), migrates
@@ -97,6 +105,33 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if len(applied) > 0 {
 		log.Info("applied migrations", "versions", applied)
 	}
+	if len(opts.ReplicaURLs) > 0 {
+		var names []string
+		for i, u := range opts.ReplicaURLs {
+			rc, err := pgxpool.ParseConfig(u)
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("replica URL %d: %w", i+1, err)
+			}
+			rc.MaxConns = cfg.MaxConns
+			rc.ConnConfig.RuntimeParams["application_name"] = "gusu"
+			rc.ConnConfig.RuntimeParams["max_parallel_workers_per_gather"] = "0"
+			// Connections are made on demand: a replica that is down at
+			// start is reported and skipped, not fatal.
+			rp, err := pgxpool.NewWithConfig(ctx, rc)
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("replica %d: %w", i+1, err)
+			}
+			db.replicaPools = append(db.replicaPools, rp)
+			names = append(names, redact(u))
+		}
+		lag := opts.ReplicaMaxLag
+		if lag <= 0 {
+			lag = 30 * time.Second
+		}
+		db.Replicas = NewReplicas(pool, db.replicaPools, names, lag, log)
+	}
 	if opts.Bundle != nil {
 		start := time.Now()
 		res, err := bundle.Load(ctx, pool, opts.Bundle)
@@ -113,6 +148,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 
 // Close closes the pool and stops the managed cluster if this process started it.
 func (db *DB) Close() {
+	for _, p := range db.replicaPools {
+		p.Close()
+	}
 	if db.Pool != nil {
 		db.Pool.Close()
 	}
@@ -139,7 +177,13 @@ func (db *DB) Health() http.Handler {
 		if db.Cluster != nil {
 			mode = "managed"
 		}
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "database": mode, "postgis": postgis})
+		out := map[string]any{"status": "ok", "database": mode, "postgis": postgis}
+		if db.Replicas != nil {
+			// The primary answers every read a replica cannot: replicas
+			// down or lagging are reported, not a failure.
+			out["replicas"] = db.Replicas.Status()
+		}
+		httpapi.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -156,4 +200,13 @@ func classifyDown(err error) string {
 		return "cannot connect"
 	}
 	return "query failed"
+}
+
+// redact is a database URL without its password, for reports.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return p.Redacted()
 }

@@ -42,6 +42,16 @@ type API struct {
 	// FeatureSlots bounds concurrent features requests, so that pages of
 	// big layers cannot take the pool from tiles and /healthz; nil: no bound.
 	FeatureSlots *httpapi.Limiter
+	// Reads chooses the database a features page reads (a replica that has
+	// replayed the layer's version, else the primary); nil: Pool.
+	Reads ReadPools
+}
+
+func (a *API) readPool(ctx context.Context, l *Layer) *pgxpool.Pool {
+	if a.Reads == nil {
+		return a.Pool
+	}
+	return a.Reads.For(ctx, []Need{{Layer: l.Name, Version: l.Version}})
 }
 
 // Routes registers the API's routes on r.
@@ -216,7 +226,12 @@ func (a *API) features(w http.ResponseWriter, r *http.Request) error {
 		defer cancel()
 	}
 	sq := FeaturesQuery(l, p)
-	rows, err := a.Pool.Query(ctx, sq.SQL, sq.Args...)
+	pool := a.readPool(ctx, l)
+	rows, err := pool.Query(ctx, sq.SQL, sq.Args...)
+	if err != nil && pool != a.Pool && ctx.Err() == nil && Unreachable(err) {
+		a.Reads.Failed(pool) // a replica that stopped answering: the primary answers
+		rows, err = a.Pool.Query(ctx, sq.SQL, sq.Args...)
+	}
 	if err != nil {
 		return fmt.Errorf("query features of %q: %w", l.Name, err)
 	}

@@ -61,6 +61,8 @@ type API struct {
 	// Committed, if set, is told of a layer changed by an edit, before the
 	// response is sent (as upload.API's).
 	Committed func(layer string)
+	// Reads chooses the database items are read from; nil: Pool.
+	Reads layers.ReadPools
 }
 
 // Routes registers the routes on r. The landing page shares "/" with the
@@ -457,7 +459,11 @@ func (a *API) query(ctx context.Context, l *layers.Layer, p layers.FeatureParams
 		defer cancel()
 	}
 	q := layers.FeaturesQuery(l, p)
-	rows, err := a.Pool.Query(ctx, q.SQL, q.Args...)
+	pool := a.Pool
+	if a.Reads != nil {
+		pool = a.Reads.For(ctx, []layers.Need{{Layer: l.Name, Version: l.Version}})
+	}
+	rows, err := pool.Query(ctx, q.SQL, q.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("query items of %q: %w", l.Name, err)
 	}

@@ -492,7 +492,11 @@ func (c *Cluster) ensureDatabase(ctx context.Context, name string) error {
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
 		return fmt.Errorf("look up database %q: %w", name, err)
 	}
-	if exists {
+	var standby bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil {
+		return fmt.Errorf("ask whether the cluster is a standby: %w", err)
+	}
+	if exists || standby { // a standby has its primary's databases, and can create none
 		return nil
 	}
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
@@ -557,4 +561,46 @@ func (c *Cluster) Kill() {
 	for i := 0; i < 200 && syscall.Kill(-pgid, 0) == nil; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// StartReplica makes a streaming replica of the running cluster c in dir
+// (pg_basebackup -R: a hot standby that follows c over its Unix socket)
+// and starts it. opts.Settings may hold, say, recovery_min_apply_delay.
+func StartReplica(ctx context.Context, c *Cluster, dir string, opts Options) (*Cluster, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	o, err := runAs()
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareDir(dir, o, c.log); err != nil {
+		return nil, err
+	}
+	// A fast checkpoint: the default spreads it over minutes.
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "pg_basebackup"), "-D", dir, "-R", "-X", "stream", "--checkpoint=fast",
+		"-h", c.dir, "-p", strconv.Itoa(Port), "-U", Superuser, "--no-sync")
+	cmd.SysProcAttr = o.sysProcAttr()
+	cmd.Dir = "/"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pg_basebackup of %s: %w\n%s", c.dir, err, out)
+	}
+	// The socket lives in the data directory, so the backup copied the
+	// primary's socket lock file, which would stop the replica starting.
+	_ = os.Remove(filepath.Join(dir, fmt.Sprintf(".s.PGSQL.%d.lock", Port)))
+	// A standby needs at least its primary's max_connections and the like:
+	// it starts with the primary's settings, opts.Settings on top.
+	settings := map[string]string{}
+	for k, v := range c.opts.Settings {
+		settings[k] = v
+	}
+	for k, v := range opts.Settings {
+		settings[k] = v
+	}
+	opts.Dir, opts.Settings, opts.Durable = dir, settings, c.opts.Durable
+	if opts.Logger == nil {
+		opts.Logger = c.log
+	}
+	return Start(ctx, opts)
 }
