@@ -32,12 +32,25 @@ export function setupIsochrones({ map, t }) {
     }
     originSel.insertAdjacentHTML('beforeend', opts.map(([v, l]) => `<option value="${escapeHTML(v)}">${escapeHTML(l)}</option>`).join(''));
   }
+  // Picking is shared with the viewer (map.gusuPicking), whose feature
+  // popups and hover cursor stand aside while a click picks an origin.
+  function setPicking(on) {
+    picking = on;
+    map.gusuPicking = on;
+    map.getCanvas().style.cursor = on ? 'crosshair' : '';
+  }
   $('iso').addEventListener('toggle', () => {
-    picking = $('iso').open && !originSel.value;
-    map.getCanvas().style.cursor = picking ? 'crosshair' : '';
+    setPicking($('iso').open && !originSel.value);
     if ($('iso').open) fillOrigins().catch((e) => { $('iso-report').textContent = e.message; });
   });
-  originSel.addEventListener('change', () => { picking = !originSel.value; map.getCanvas().style.cursor = picking ? 'crosshair' : ''; });
+  originSel.addEventListener('change', () => {
+    setPicking(!originSel.value);
+    if (originSel.value) {
+      // A named origin replaces a clicked one: its coordinates no longer apply.
+      picked = null;
+      $('iso-picked').textContent = '';
+    }
+  });
 
   map.on('click', (e) => {
     if (!picking) return;

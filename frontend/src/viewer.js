@@ -98,10 +98,28 @@ map.addControl(new maplibregl.NavigationControl(), 'top-right');
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
 window.gusuMap = map; // for tests and for developers poking at the page
 
+// The status line keeps what it says (a message key and its values, or an
+// error), so that switching the language re-renders it instead of
+// resetting it to "Loading…".
 const statusEl = document.getElementById('status');
-function setStatus(msg, isError) {
-  statusEl.textContent = msg;
-  statusEl.classList.toggle('error', Boolean(isError));
+let statusState = { key: 'loading', vars: {} };
+function renderStatus() {
+  if (statusState.error) {
+    statusEl.textContent = t('error') + statusState.error;
+  } else {
+    let text = t(statusState.key);
+    for (const [k, v] of Object.entries(statusState.vars)) text = text.replace(`{${k}}`, v);
+    statusEl.textContent = text;
+  }
+  statusEl.classList.toggle('error', Boolean(statusState.error));
+}
+function setStatus(key, vars = {}) {
+  statusState = { key, vars };
+  renderStatus();
+}
+function setError(message) {
+  statusState = { error: message };
+  renderStatus();
 }
 
 // colourOf reads a swatch colour from the style itself, so the legend always matches it.
@@ -167,6 +185,7 @@ function toggle(it, on) {
 function renderPanel() {
   document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  renderStatus();
   document.getElementById('lang').textContent = t('lang');
   const nav = document.getElementById('layers');
   let html = '';
@@ -203,7 +222,7 @@ async function syncCatalog() {
     const tok = sessionStorage.getItem('gusu.token');
     cat = await getJSON('/api/layers', tok ? { headers: { Authorization: `Bearer ${tok}` } } : undefined);
   } catch (err) {
-    setStatus(t('error') + err.message, true);
+    setError(err.message);
     return;
   }
   let changed = false;
@@ -217,13 +236,13 @@ async function syncCatalog() {
     changed = true;
   }
   if (changed) renderPanel();
-  setStatus(t('ready').replace('{n}', cat.layers.filter((l) => l.kind !== 'synthetic').length));
+  setStatus('ready', { n: cat.layers.filter((l) => l.kind !== 'synthetic').length });
 }
 
 const popup = new maplibregl.Popup({ maxWidth: '320px' });
 let lastFeature = null;
 map.on('click', (e) => {
-  if (map.getCanvas().style.cursor === 'crosshair') return; // picking an isochrone origin
+  if (map.gusuPicking) return; // the click picks an isochrone origin
   const features = map.queryRenderedFeatures(e.point).filter((f) => f.source === 'gusu' || String(f.source).startsWith('extra-'));
   if (!features.length) { popup.remove(); return; }
   // Points and lines over polygons: the most specific feature first.
@@ -234,8 +253,8 @@ map.on('click', (e) => {
   popup.setLngLat(e.lngLat).setHTML(popupHTML(f.sourceLayer, f.properties, lang)).addTo(map);
 });
 for (const id of ['town_system-fill', 'town_system-towns', 'eco_redlines-fill', 'rail_lines-existing', 'rail_stations']) {
-  map.on('mouseenter', id, () => { map.getCanvas().style.cursor = 'pointer'; });
-  map.on('mouseleave', id, () => { map.getCanvas().style.cursor = ''; });
+  map.on('mouseenter', id, () => { if (!map.gusuPicking) map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', id, () => { if (!map.gusuPicking) map.getCanvas().style.cursor = ''; });
 }
 
 document.getElementById('lang').addEventListener('click', () => {
@@ -255,7 +274,7 @@ async function addBasemap() {
     map.addSource('basemap', { type: 'raster', tiles: b.tiles, tileSize: b.tile_size || 256, attribution: b.attribution || '' });
     map.addLayer({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.8 } }, 'town_system-fill');
   } catch (err) {
-    setStatus(t('error') + err.message, true);
+    setError(err.message);
   }
 }
 
@@ -279,4 +298,4 @@ map.on('load', async () => {
   setInterval(syncCatalog, 30000);
   window.addEventListener('focus', syncCatalog);
 });
-map.on('error', (e) => setStatus(t('error') + (e.error && e.error.message ? e.error.message : 'map error'), true));
+map.on('error', (e) => setError(e.error && e.error.message ? e.error.message : 'map error'));

@@ -194,3 +194,28 @@ test('the indicators panel shows the plan indicators with caveats, and clicking 
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the status line follows the language, and picking an isochrone origin opens no popup', async () => {
+  const fc = await (await fetch(gusu.url + '/api/layers/town_system/features?limit=200')).json();
+  const town = fc.features.find((f) => f.properties.name_en === 'Zhouzhuang');
+  const [lon, lat] = town.geometry.coordinates;
+  const { page, errors } = await openViewer(`#12/${lat}/${lon}`);
+  await page.locator('#status').filter({ hasText: '已加载' }).waitFor({ timeout: 20000 });
+  await page.getByRole('button', { name: 'Switch language' }).click();
+  assert.match(await page.locator('#status').innerText(), /layers loaded/, 'the English status line stays on Loading…');
+  await page.getByRole('button', { name: /切换语言|Switch language|中文/ }).click();
+  // Picking mode: a click on a town picks the origin, and no popup opens.
+  await page.locator('#iso summary').click();
+  const p = await screenPoint(page, [lon, lat]);
+  await page.mouse.move(p.x, p.y); // hovering a town must not take the crosshair away
+  assert.equal(await page.evaluate(() => window.gusuMap.getCanvas().style.cursor), 'crosshair');
+  await page.mouse.click(p.x, p.y);
+  await page.locator('#iso-picked').filter({ hasText: String(lon).slice(0, 6) }).waitFor({ timeout: 20000 });
+  assert.equal(await page.locator('.maplibregl-popup').count(), 0, 'a feature popup opened over the isochrone origin');
+  // Choosing a station replaces the clicked origin and its coordinates.
+  await page.locator('#iso-origin option[value="station:苏州"]').waitFor({ state: 'attached', timeout: 20000 });
+  await page.locator('#iso-origin').selectOption('station:苏州');
+  assert.equal((await page.locator('#iso-picked').innerText()).trim(), '', 'the clicked origin is still shown');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
