@@ -537,16 +537,27 @@ func encodeQuery(q url.Values) string {
 	return "?" + q.Encode()
 }
 
+// featureID is the {featureId} of the URL: gusu's ids are whole numbers,
+// so anything else names no feature (404).
+func featureID(r *http.Request, l *layers.Layer) (int64, error) {
+	fid := mux.Vars(r)["featureId"]
+	id, err := strconv.ParseInt(fid, 10, 64)
+	if err != nil {
+		return 0, httpapi.NotFound(fmt.Sprintf("no feature %q in %s", fid, l.Name), nil)
+	}
+	return id, nil
+}
+
 func (a *API) item(w http.ResponseWriter, r *http.Request) error {
 	l, err := a.lookup(r)
 	if err != nil {
 		return err
 	}
-	fid := mux.Vars(r)["featureId"]
-	id, err := strconv.ParseInt(fid, 10, 64)
+	id, err := featureID(r, l)
 	if err != nil {
-		return httpapi.NotFound(fmt.Sprintf("no feature %q in %s", fid, l.Name), nil)
+		return err
 	}
+	fid := mux.Vars(r)["featureId"]
 	q := r.URL.Query()
 	for k := range q {
 		if k != "crs" && k != "f" && k != "token" {
@@ -595,10 +606,9 @@ func (a *API) edit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	fid := mux.Vars(r)["featureId"]
-	id, err := strconv.ParseInt(fid, 10, 64)
+	id, err := featureID(r, l)
 	if err != nil {
-		return httpapi.NotFound(fmt.Sprintf("no feature %q in %s", fid, l.Name), nil)
+		return err
 	}
 	q := r.URL.Query()
 	review := false

@@ -494,39 +494,43 @@ func (a *API) proposals(w http.ResponseWriter, r *http.Request) error {
 // proposal is GET /api/proposals/{id}: the report, diff with changed
 // attributes, and conformity checks, for the reviewer.
 func (a *API) proposal(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.Auth.Require(r, auth.Reviewer); err != nil {
-		return err
-	}
-	id, err := proposalID(r)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := a.queryContext(r)
 	defer cancel()
-	p, err := GetProposal(ctx, a.Pool, id)
+	p, err := a.reviewedProposal(ctx, r)
 	if err != nil {
-		return apiError(err)
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, p)
 	return nil
 }
 
-// proposalFeatures is GET /api/proposals/{id}/features: the proposed
-// features as GeoJSON, paged like the features API (limit, after).
-func (a *API) proposalFeatures(w http.ResponseWriter, r *http.Request) error {
+// reviewedProposal checks for a reviewer's token and loads the proposal the
+// URL names.
+func (a *API) reviewedProposal(ctx context.Context, r *http.Request) (*Proposal, error) {
 	if _, err := a.Auth.Require(r, auth.Reviewer); err != nil {
-		return err
+		return nil, err
 	}
 	id, err := proposalID(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ctx, cancel := a.queryContext(r)
-	defer cancel()
 	p, err := GetProposal(ctx, a.Pool, id)
 	if err != nil {
-		return apiError(err)
+		return nil, apiError(err)
 	}
+	return p, nil
+}
+
+// proposalFeatures is GET /api/proposals/{id}/features: the proposed
+// features as GeoJSON, paged like the features API (limit, after).
+func (a *API) proposalFeatures(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := a.queryContext(r)
+	defer cancel()
+	p, err := a.reviewedProposal(ctx, r)
+	if err != nil {
+		return err
+	}
+	id := p.ID
 	l, err := ProposalLayer(ctx, a.Pool, p)
 	if err != nil {
 		return apiError(err)
