@@ -77,6 +77,8 @@ ensure_browser() {
 	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 	command -v npm >/dev/null 2>&1 || missing="$missing npm"
 	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$missing fonts-noto-cjk"
+	# The font gusu's Latin glyphs are rendered from (tests check they are current).
+	[ -f /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf ] || missing="$missing fonts-noto-core"
 	if [ -n "$missing" ]; then
 		echo "gusu: installing$missing (apt-get)" >&2
 		apt_install $missing

@@ -71,10 +71,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], stderr)
 	case "data":
-		if len(args) < 2 || args[1] != "build" {
-			return fmt.Errorf("%w: 'gusu data' takes the subcommand 'build'", errUsage)
+		switch {
+		case len(args) >= 2 && args[1] == "build":
+			return cmdDataBuild(args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "glyphs":
+			return cmdDataGlyphs(args[2:], stdout, stderr)
 		}
-		return cmdDataBuild(args[2:], stdout, stderr)
+		return fmt.Errorf("%w: 'gusu data' takes the subcommand 'build' or 'glyphs'", errUsage)
 	case "import":
 		return cmdImport(ctx, args[1:], stdout, stderr)
 	case "report":

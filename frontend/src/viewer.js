@@ -182,8 +182,22 @@ function toggle(it, on) {
   applyFilters();
 }
 
+// Map labels follow the interface language: English names (drawn with
+// gusu's own Latin glyphs) where the data has them, Chinese otherwise.
+const LABEL_FIELDS = {
+  'town_system-label-units': { zh: ['get', 'name_zh'], en: ['coalesce', ['get', 'name_en'], ['get', 'name_zh']] },
+  'town_system-label-towns': { zh: ['get', 'name_zh'], en: ['coalesce', ['get', 'name_en'], ['get', 'name_zh']] },
+  'rail_stations-label': { zh: ['get', 'name'], en: ['coalesce', ['get', 'name_en'], ['get', 'pinyin'], ['get', 'name']] },
+};
+function applyLabelLanguage() {
+  for (const [id, fields] of Object.entries(LABEL_FIELDS)) {
+    if (map.getLayer(id)) map.setLayoutProperty(id, 'text-field', fields[lang === 'en' ? 'en' : 'zh']);
+  }
+}
+
 function renderPanel() {
   document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  applyLabelLanguage();
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   renderStatus();
   document.getElementById('lang').textContent = t('lang');

@@ -219,3 +219,32 @@ test('the status line follows the language, and picking an isochrone origin open
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('in English the map labels are drawn from gusu\'s own Latin glyphs, with no request leaving gusu', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = watchConsole(page);
+  const elsewhere = [];
+  // The network is gusu's origin only: anything else is refused.
+  await page.route('**/*', (route) => {
+    const u = route.request().url();
+    if (u.startsWith(gusu.url) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
+    elsewhere.push(u);
+    return route.abort();
+  });
+  const glyphs = [];
+  page.on('response', async (r) => { if (r.url().includes('/fonts/')) glyphs.push({ url: r.url(), bytes: (await r.body()).length }); });
+  await page.goto(gusu.url + '/#11/31.30/120.62');
+  await waitForMap(page);
+  await page.getByRole('button', { name: 'Switch language' }).click();
+  await waitForMap(page);
+  await page.waitForFunction(() => window.gusuMap.queryRenderedFeatures({ layers: ['rail_stations-label', 'town_system-label-towns'] }).length > 0, null, { timeout: 20000 });
+  const names = await page.evaluate(() => window.gusuMap.queryRenderedFeatures({ layers: ['rail_stations-label', 'town_system-label-towns'] })
+    .map((f) => f.properties.name_en).filter((n) => n && /^[A-Za-z]/.test(n)));
+  assert.ok(names.length >= 5, `few Latin labels drawn: ${names}`);
+  const latin = glyphs.find((g) => /\/0-255\.pbf$/.test(g.url));
+  assert.ok(latin && latin.bytes > 10000, `the Latin glyph range did not come from gusu: ${JSON.stringify(glyphs)}`);
+  await page.screenshot({ path: join(artifacts, 'labels-en.png') });
+  assert.deepEqual(elsewhere, [], 'requests left gusu');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
