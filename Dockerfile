@@ -8,7 +8,8 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/gusu ./cmd/gusu
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates wget \
+# gdal-bin lets uploads take KML/KMZ, FileGDB, DXF, MapInfo, GML, FlatGeobuf and CSV.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates wget gdal-bin \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/gusu --create-home gusu
 COPY --from=build /out/gusu /usr/local/bin/gusu

@@ -176,6 +176,14 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", h.CacheControl)
 	if private {
 		hdr.Set("Cache-Control", "private, no-cache")
+	} else {
+		// CDNs that purge by tag (gusu serve --purge-url names the key).
+		keys := make([]string, len(req.Layers))
+		for i, n := range req.Layers {
+			keys[i] = "layer:" + n
+		}
+		hdr.Set("Surrogate-Key", strings.Join(keys, " "))
+		hdr.Set("Cache-Tag", strings.Join(keys, ","))
 	}
 	hdr.Set("Vary", "Accept-Encoding")
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {

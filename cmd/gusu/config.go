@@ -34,6 +34,7 @@ type Config struct {
 	CORSOrigins           string
 	FrontendDir           string
 	PMTilesDir            string
+	PurgeURL              string
 	MaxUploadMB           int
 	UploadTimeout         time.Duration
 	MaxUploadFeatures     int
@@ -82,6 +83,7 @@ var configKeys = []configKey{
 	{"iso-walk-kmh", "GUSU_ISO_WALK_KMH", "4.8", "walking speed, km/h", func(c *Config) any { return &c.IsoWalkKmh }},
 	{"iso-max-minutes", "GUSU_ISO_MAX_MINUTES", "120", "longest isochrone band accepted, in minutes", func(c *Config) any { return &c.IsoMaxMin }},
 	{"pmtiles", "GUSU_PMTILES", "", "serve the PMTiles archives in this directory (e.g. gusu export pmtiles files) at /pmtiles/{name}/{z}/{x}/{y}.mvt with TileJSON at /pmtiles/{name}.json; empty: none", func(c *Config) any { return &c.PMTilesDir }},
+	{"purge-url", "GUSU_PURGE_URL", "", "on every new layer version, POST a JSON notice (layer, version, surrogate key, URL prefixes) here, once across all instances, for a CDN or caching proxy to purge; empty: none", func(c *Config) any { return &c.PurgeURL }},
 	{"frontend-dir", "GUSU_FRONTEND_DIR", "", "serve the viewer from this directory (a frontend/dist) instead of the embedded build, for frontend work", func(c *Config) any { return &c.FrontendDir }},
 }
 
@@ -243,6 +245,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUploadMB < 1 {
 		return errors.New("--max-upload-mb must be at least 1")
+	}
+	if c.PurgeURL != "" {
+		u, err := url.Parse(c.PurgeURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--purge-url must be an absolute http(s) URL, not %q", c.PurgeURL)
+		}
 	}
 	if c.PMTilesDir != "" {
 		if fi, err := os.Stat(c.PMTilesDir); err != nil || !fi.IsDir() {

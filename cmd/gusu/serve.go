@@ -30,6 +30,7 @@ import (
 	"github.com/gusu-gis/gusu/data/indicators"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/data/ogcapi"
+	"github.com/gusu-gis/gusu/data/purge"
 	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/frontend"
 	"github.com/gusu-gis/gusu/tiles"
@@ -191,6 +192,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 	go s.access.Run(ctx)
 	if s.db.Replicas != nil {
 		go s.db.Replicas.Watch(ctx, time.Second)
+	}
+	if s.cfg.PurgeURL != "" {
+		(&purge.Hook{URL: s.cfg.PurgeURL, Pool: s.db.Pool, Registry: s.registry, PublicURL: strings.TrimRight(s.cfg.PublicURL, "/"), Log: s.log}).Start(ctx)
 	}
 	if s.db.Cluster != nil {
 		// A managed PostgreSQL that dies is restarted; meanwhile requests
