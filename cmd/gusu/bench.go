@@ -6,14 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/access"
 	"github.com/gusu-gis/gusu/data/database"
+	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/pgcluster"
 	"github.com/gusu-gis/gusu/data/roads"
 	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/geo/osmroads"
@@ -29,6 +34,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(args) > 0 && args[0] == "isochrones" {
 		return cmdBenchIsochrones(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "replicas" {
+		return cmdBenchReplicas(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "tiles" {
 		return fmt.Errorf("%w: 'gusu bench' takes the subcommand 'tiles' or 'upload'", errUsage)
@@ -137,4 +145,64 @@ func benchDatabase(ctx context.Context, cfg *Config, stderr io.Writer, conns int
 func isDuplicateDatabase(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "42P04" // duplicate_database
+}
+
+// cmdBenchReplicas is `gusu bench replicas`: a throwaway primary (with the
+// bundled data and synthetic parcels) and a streaming replica of it, in a
+// temporary directory; cold tile throughput on one database and on both.
+func cmdBenchReplicas(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench replicas", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	parcels := fs.Int("parcels", 100000, "synthetic parcel polygons")
+	conc := fs.Int("concurrency", 8, "concurrent requests")
+	perZoom := fs.Int("tiles-per-zoom", 40, "tiles per zoom level (z5–14)")
+	rounds := fs.Int("rounds", 2, "rounds over the tile list")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "gusu-bench-replicas-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := database.Open(ctx, database.Options{DataDir: dir, Bundle: data.Suzhou, Logger: log, MaxConns: int32(*conc * 2)})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(stderr, "generating %d synthetic parcels…\n", *parcels)
+	if err := bench.EnsureSyntheticLayer(ctx, db.Pool, *parcels); err != nil {
+		return err
+	}
+	rep, err := pgcluster.StartReplica(ctx, db.Cluster, filepath.Join(dir, "replica"), pgcluster.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer rep.Stop(context.Background())
+	cfg, err := pgxpool.ParseConfig(rep.URL("gusu"))
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = int32(*conc * 2)
+	replica, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer replica.Close()
+	// Wait until the replica has the synthetic layer.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		var n int
+		if replica.QueryRow(ctx, "SELECT count(*) FROM synthetic_parcels").Scan(&n) == nil && n == *parcels {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the replica did not catch up within 2 minutes")
+		}
+	}
+	reg := layers.NewRegistry(db.Pool, log)
+	_, _, err = bench.RunReplicas(ctx, bench.ReplicaConfig{Primary: db.Pool, Replica: replica, Registry: reg, Layer: "synthetic_parcels",
+		Concurrency: *conc, TilesPerZoom: *perZoom, Rounds: *rounds, Out: stdout})
+	return err
 }
