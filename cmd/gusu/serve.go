@@ -83,6 +83,7 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	var reads layers.ReadPools = layers.Primary{Pool: db.Pool}
 	if db.Replicas != nil {
 		reads = db.Replicas
+		s.registry.Reads = db.Replicas // catalog statistics
 		metrics.MustRegister(db.Replicas.Collectors()...)
 	}
 	s.tiles = tiles.NewServer(s.registry, db.Pool, s.gen, tiles.Options{
@@ -114,6 +115,9 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	canSeePrivate := func(r *http.Request) bool { _, err := authn.Require(r, auth.Viewer); return err == nil }
 	s.access.Slots = httpapi.NewLimiter("isochrone", 2*runtime.NumCPU(), 5*time.Second)
 	s.access.CanSeePrivate = canSeePrivate
+	if db.Replicas != nil {
+		s.access.Reads = db.Replicas // network builds
+	}
 	s.access.Routes(r, log)
 	if ind, err := indicators.NewService(db.Pool, s.registry, s.access, data.Plan); err != nil {
 		log.Error("plan indicators unavailable", "error", err)

@@ -79,6 +79,12 @@ type Service struct {
 	// every request may. A private input layer leaves no trace in the
 	// answers to the others.
 	CanSeePrivate func(*http.Request) bool
+	// Reads chooses where a network build reads its layers (a replica
+	// that has replayed their versions, else the primary); nil: the pool.
+	Reads layers.ReadPools
+
+	buildMu   sync.Mutex    // one build at a time
+	buildPool *pgxpool.Pool // where the running build reads
 }
 
 // roadsLayer is the imported OSM road network (optional).
@@ -139,6 +145,15 @@ func (s *Service) current() (*built, error) {
 	return nil, ErrNotReady
 }
 
+// reader is where a build reads: the pool Rebuild chose, or the primary
+// (for loads outside a Rebuild, such as the benchmark's).
+func (s *Service) reader() *pgxpool.Pool {
+	if s.buildPool != nil {
+		return s.buildPool
+	}
+	return s.pool
+}
+
 // Rebuild builds the network from the current layers, unless they have not
 // changed since the last build.
 func (s *Service) Rebuild(ctx context.Context) error {
@@ -158,8 +173,23 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	if b := s.cur.Load(); b != nil && sameVersions(b.versions, versions) {
 		return nil
 	}
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	s.buildPool = s.pool
+	if s.Reads != nil {
+		var needs []layers.Need
+		for name, v := range versions {
+			needs = append(needs, layers.Need{Layer: name, Version: v})
+		}
+		s.buildPool = s.Reads.For(ctx, needs)
+	}
 	start := time.Now()
 	b, err := s.build(ctx, in)
+	if err != nil && s.buildPool != s.pool && layers.Unreachable(err) {
+		s.Reads.Failed(s.buildPool) // a replica that stopped answering: build from the primary
+		s.buildPool = s.pool
+		b, err = s.build(ctx, in)
+	}
 	s.mu.Lock()
 	s.lastErr = err
 	s.mu.Unlock()
@@ -204,11 +234,11 @@ func asMulti(g orb.Geometry) orb.MultiPolygon {
 func (s *Service) build(ctx context.Context, layersIn map[string]*layers.Layer) (*built, error) {
 	ident := func(t string) string { return pgx.Identifier{t}.Sanitize() }
 	var landWKB, waterWKB []byte
-	err := s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT ST_AsBinary(ST_Union(geom)) FROM %s WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')`, ident(layersIn["town_system"].Table))).Scan(&landWKB)
+	err := s.reader().QueryRow(ctx, fmt.Sprintf(`SELECT ST_AsBinary(ST_Union(geom)) FROM %s WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')`, ident(layersIn["town_system"].Table))).Scan(&landWKB)
 	if err != nil {
 		return nil, fmt.Errorf("read the land: %w", err)
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT ST_AsBinary(ST_Union(geom)) FROM water_bodies`).Scan(&waterWKB); err != nil {
+	if err := s.reader().QueryRow(ctx, `SELECT ST_AsBinary(ST_Union(geom)) FROM water_bodies`).Scan(&waterWKB); err != nil {
 		return nil, fmt.Errorf("read water bodies: %w", err)
 	}
 	landG, err := geometryOf(landWKB)
@@ -228,7 +258,7 @@ func (s *Service) build(ctx context.Context, layersIn map[string]*layers.Layer) 
 	in.Bound = landG.Bound()
 
 	// Stations: any layer of points with a name.
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT t.id::text, to_jsonb(t) - 'geom', ST_AsBinary(t.geom) FROM %s t WHERE GeometryType(t.geom) = 'POINT'`, ident(layersIn["rail_stations"].Table)))
+	rows, err := s.reader().Query(ctx, fmt.Sprintf(`SELECT t.id::text, to_jsonb(t) - 'geom', ST_AsBinary(t.geom) FROM %s t WHERE GeometryType(t.geom) = 'POINT'`, ident(layersIn["rail_stations"].Table)))
 	if err != nil {
 		return nil, fmt.Errorf("read stations: %w", err)
 	}
@@ -261,7 +291,7 @@ func (s *Service) build(ctx context.Context, layersIn map[string]*layers.Layer) 
 		in.Stations = append(in.Stations, st.Station)
 	}
 	// Lines: each part of each line, with the stations along it in order.
-	rows, err = s.pool.Query(ctx, fmt.Sprintf(`SELECT t.id::text, to_jsonb(t) - 'geom', ST_AsBinary(t.geom) FROM %s t WHERE GeometryType(t.geom) IN ('LINESTRING', 'MULTILINESTRING')`, ident(layersIn["rail_lines"].Table)))
+	rows, err = s.reader().Query(ctx, fmt.Sprintf(`SELECT t.id::text, to_jsonb(t) - 'geom', ST_AsBinary(t.geom) FROM %s t WHERE GeometryType(t.geom) IN ('LINESTRING', 'MULTILINESTRING')`, ident(layersIn["rail_lines"].Table)))
 	if err != nil {
 		return nil, fmt.Errorf("read rail lines: %w", err)
 	}
@@ -358,7 +388,7 @@ func (s *Service) loadUnits(ctx context.Context, towns *layers.Layer) ([]Unit, e
 	if _, ok := towns.Column("seat"); ok {
 		seatSQL = "ST_AsBinary(t.seat)"
 	}
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`WITH w AS (SELECT coalesce(ST_Union(geom), 'SRID=4326;POLYGON EMPTY'::geometry) AS g FROM water_bodies)
+	rows, err := s.reader().Query(ctx, fmt.Sprintf(`WITH w AS (SELECT coalesce(ST_Union(geom), 'SRID=4326;POLYGON EMPTY'::geometry) AS g FROM water_bodies)
 		SELECT to_jsonb(t) - 'geom' - 'seat',
 		ST_AsBinary(CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom
 		                 ELSE ST_PointOnSurface(coalesce(nullif(ST_CollectionExtract(ST_Difference(t.geom, w.g), 3), 'SRID=4326;MULTIPOLYGON EMPTY'::geometry), t.geom)) END),
@@ -416,7 +446,7 @@ func locate(line orb.LineString, p orb.Point) (along, dist float64) {
 // the node index of every OSM node id.
 func (s *Service) loadRoads(ctx context.Context, edgesTable string) (*isochrone.RoadNetwork, map[int64]int32, error) {
 	ident := func(t string) string { return pgx.Identifier{t}.Sanitize() }
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT source, target, length_m, speed_kmh, drive_forward, drive_backward, walk, bike, bike_backward, ST_AsBinary(geom) FROM %s`, ident(edgesTable)))
+	rows, err := s.reader().Query(ctx, fmt.Sprintf(`SELECT source, target, length_m, speed_kmh, drive_forward, drive_backward, walk, bike, bike_backward, ST_AsBinary(geom) FROM %s`, ident(edgesTable)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read roads: %w", err)
 	}

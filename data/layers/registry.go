@@ -119,6 +119,11 @@ type Registry struct {
 
 	statsMu sync.Mutex
 	stats   map[string]statsAt // by layer name
+
+	// Reads chooses where catalog statistics are measured (a replica that
+	// has replayed the layer's version, else the primary); nil: the pool.
+	// The registry itself is always read from the primary.
+	Reads ReadPools
 }
 
 // NewRegistry returns a registry over pool. Call Listen to enable caching.
@@ -338,7 +343,16 @@ func (r *Registry) Stats(ctx context.Context, l *Layer) (Stats, error) {
 	q := StatsQuery(l)
 	var st Stats
 	var minx, miny, maxx, maxy *float64
-	if err := r.pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&st.Count, &minx, &miny, &maxx, &maxy); err != nil {
+	pool := r.pool
+	if r.Reads != nil {
+		pool = r.Reads.For(ctx, []Need{{Layer: l.Name, Version: l.Version}})
+	}
+	err := pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&st.Count, &minx, &miny, &maxx, &maxy)
+	if err != nil && pool != r.pool && Unreachable(err) {
+		r.Reads.Failed(pool)
+		err = r.pool.QueryRow(ctx, q.SQL, q.Args...).Scan(&st.Count, &minx, &miny, &maxx, &maxy)
+	}
+	if err != nil {
 		return Stats{}, fmt.Errorf("measure layer %q: %w", l.Name, err)
 	}
 	if minx != nil {
