@@ -334,6 +334,7 @@ func testLayerAdmin(t *testing.T, base string, pool *pgxpool.Pool, get func(path
 	}
 
 	// The town system made private vanishes from accessibility answers and indicators.
+	waitForNetwork(t, base)
 	if s, b := send(http.MethodPatch, "/api/layers/town_system", admin, `{"private":true}`); s != 200 {
 		t.Fatalf("PATCH town_system: %d %s", s, b)
 	}
