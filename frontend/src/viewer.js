@@ -81,6 +81,7 @@ const groups = [
 const state = {
   levels: new Set(['central_city', 'county_city']),
   kinds: new Set(['high_speed', 'intercity', 'conventional', 'metro', 'tram']),
+  metroLines: [], // {name, name_en, color, status} of each metro/tram line, for the legend
   hidden: new Set(),
   extra: new Map(), // uploaded layer name → {title, visible}
 };
@@ -195,6 +196,30 @@ function applyLabelLanguage() {
   }
 }
 
+// The metro legend: each line with its own colour, as the map draws it
+// (the style colours metro lines by their color attribute).
+function metroLegendHTML() {
+  return '<ul class="metro-lines">' + state.metroLines.map((l) =>
+    `<li><span class="swatch line" style="background:${escapeHTML(l.color)}"></span>${escapeHTML(lang === 'en' ? (l.name_en || l.name) : l.name)}` +
+    `${l.status === 'planned' ? ' ' + escapeHTML(t('planned')) : ''}</li>`).join('') + '</ul>';
+}
+
+async function loadMetroLines() {
+  try {
+    const fc = await getJSON('/api/layers/rail_lines/features?limit=10000');
+    const seen = new Map();
+    for (const f of fc.features) {
+      const p = f.properties;
+      if ((p.kind === 'metro' || p.kind === 'tram') && p.color && !seen.has(p.name)) seen.set(p.name, p);
+    }
+    const num = (n) => parseInt(String(n).replace(/\D+/g, ''), 10) || 999;
+    state.metroLines = [...seen.values()].sort((a, b) => num(a.name) - num(b.name) || String(a.name).localeCompare(String(b.name)));
+    renderPanel();
+  } catch (err) {
+    setError(err.message);
+  }
+}
+
 function renderPanel() {
   document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
   applyLabelLanguage();
@@ -208,6 +233,7 @@ function renderPanel() {
     for (const it of g.items) {
       const id = `toggle-${it.key}`;
       html += `<label for="${id}"><input type="checkbox" id="${id}" data-key="${it.key}"${isOn(it) ? ' checked' : ''}>${swatchHTML(it.swatch)}<span>${escapeHTML(t(it.key))}</span></label>`;
+      if (it.key === 'metro' && state.metroLines.length) html += metroLegendHTML();
     }
     html += '</fieldset>';
   }
@@ -305,6 +331,7 @@ map.on('load', async () => {
   applyFilters();
   renderPanel();
   await syncCatalog();
+  loadMetroLines();
   setupUpload({ map, t, onCatalogChange: syncCatalog });
   setupIsochrones({ map, t });
   indicatorsPanel = setupIndicators({ map, t, lang: () => lang });

@@ -248,3 +248,21 @@ test('in English the map labels are drawn from gusu\'s own Latin glyphs, with no
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the metro legend lists every line in the colour the map draws it', async () => {
+  const { page, errors } = await openViewer('#10/31.30/120.62');
+  await page.locator('.metro-lines li').first().waitFor({ timeout: 20000 });
+  const items = await page.evaluate(() => [...document.querySelectorAll('.metro-lines li')].map((li) => ({
+    name: li.textContent.trim(), color: getComputedStyle(li.querySelector('.swatch')).backgroundColor })));
+  assert.ok(items.length >= 9, `${items.length} metro lines in the legend`);
+  const fc = await (await fetch(gusu.url + '/api/layers/rail_lines/features?limit=10000')).json();
+  const hex = (c) => { const [r, g, b] = c.match(/\d+/g).map(Number); return '#' + [r, g, b].map((v) => v.toString(16).padStart(2, '0')).join(''); };
+  for (const it of items) {
+    const line = fc.features.find((f) => f.properties.name === it.name.split(' ')[0]);
+    assert.ok(line, `legend line ${it.name} is not in the data`);
+    assert.equal(hex(it.color), line.properties.color.toLowerCase(), `${it.name}'s swatch`);
+  }
+  await page.locator('#panel').screenshot({ path: join(artifacts, 'legend.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
