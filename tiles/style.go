@@ -37,6 +37,8 @@ func Style(base string) map[string]any {
 		"glyphs": base + "/fonts/{fontstack}/{range}.pbf",
 		"sources": map[string]any{
 			"gusu": map[string]any{"type": "vector", "url": base + "/tiles/town_system,eco_redlines,rail_lines,rail_stations.json"},
+			// One label point per unit (not per tile it spans): each name once.
+			"town_labels": map[string]any{"type": "geojson", "data": base + "/api/layers/town_system/labels"},
 		},
 		"layers": []any{
 			map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": ColorBackground}},
@@ -69,11 +71,18 @@ func Style(base string) map[string]any {
 					"circle-radius":       []any{"interpolate", []any{"linear"}, []any{"zoom"}, 9, []any{"match", []any{"get", "kind"}, "metro", 1.5, 3}, 14, []any{"match", []any{"get", "kind"}, "metro", 4, 6}},
 					"circle-stroke-color": []any{"match", []any{"get", "kind"}, "metro", ColorMetro, ColorHighSpeed},
 					"circle-stroke-width": 1.5}},
-			labelLayer("town_system-label-units", "town_system", []any{"==", []any{"geometry-type"}, "Polygon"}, "name_zh", 6, 11, 15, "#3d3326", "center"),
+			unitLabels(labelLayer("town_system-label-units", "", nil, "name_zh", 6, 11, 15, "#3d3326", "center")),
 			labelLayer("town_system-label-towns", "town_system", []any{"==", []any{"geometry-type"}, "Point"}, "name_zh", 9, 24, 12, ColorTown, "top"),
 			labelLayer("rail_stations-label", "rail_stations", nil, "name", 12, 24, 11, "#243447", "top"),
 		},
 	}
+}
+
+// unitLabels draws the units' names from their label points.
+func unitLabels(l map[string]any) map[string]any {
+	l["source"] = "town_labels"
+	delete(l, "source-layer")
+	return l
 }
 
 // labelLayer draws a name; "top" anchors it below a point symbol.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -45,6 +46,9 @@ type API struct {
 	// Reads chooses the database a features page reads (a replica that has
 	// replayed the layer's version, else the primary); nil: Pool.
 	Reads ReadPools
+
+	labelMu    sync.Mutex
+	labelCache map[string]labelSet // by layer, for its current version
 }
 
 func (a *API) readPool(ctx context.Context, l *Layer) *pgxpool.Pool {
@@ -59,6 +63,7 @@ func (a *API) Routes(r *mux.Router) {
 	r.Handle("/api/layers", httpapi.Handler(a.Log, a.catalog)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/layers/{name}", httpapi.Handler(a.Log, a.layer)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/layers/{name}/features", httpapi.Handler(a.Log, a.FeatureSlots.Wrap(a.features))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/layers/{name}/labels", httpapi.Handler(a.Log, a.FeatureSlots.Wrap(a.labels))).Methods(http.MethodGet, http.MethodHead)
 }
 
 type catalogEntry struct {
@@ -272,4 +277,78 @@ func (a *API) features(w http.ResponseWriter, r *http.Request) error {
 		"numberReturned": len(feats), "features": feats, "links": links,
 	})
 	return nil
+}
+
+// maxLabels bounds the label points of one layer (a label per polygon is
+// for unit layers, not for a hundred thousand parcels).
+const maxLabels = 10000
+
+// labels is GET /api/layers/{name}/labels: one point per polygon, where its
+// name goes, as GeoJSON — a map labels each unit once, however many tiles
+// the polygon spans. Computed per layer version; the ETag is the version.
+func (a *API) labels(w http.ResponseWriter, r *http.Request) error {
+	l, err := a.lookup(r)
+	if err != nil {
+		return err
+	}
+	if len(r.URL.Query()) > 0 && !(len(r.URL.Query()) == 1 && r.URL.Query().Has("token")) {
+		return httpapi.BadRequest("labels take no parameters", nil)
+	}
+	etag := fmt.Sprintf(`"labels-%s-%d"`, l.Name, l.Version)
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "public, max-age=0, must-revalidate")
+	if l.Private {
+		w.Header().Set("Cache-Control", "private, no-cache")
+	}
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	a.labelMu.Lock()
+	cached, ok := a.labelCache[l.Name]
+	a.labelMu.Unlock()
+	if !ok || cached.version != l.Version {
+		ctx := r.Context()
+		if a.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+			defer cancel()
+		}
+		q := LabelPointsQuery(l, maxLabels)
+		rows, err := a.readPool(ctx, l).Query(ctx, q.SQL, q.Args...)
+		if err != nil {
+			return fmt.Errorf("label points of %q: %w", l.Name, err)
+		}
+		feats := make([]featureJSON, 0)
+		for rows.Next() {
+			var f featureJSON
+			var geom, props string
+			if err := rows.Scan(&f.ID, &geom, &props); err != nil {
+				rows.Close()
+				return fmt.Errorf("label points of %q: %w", l.Name, err)
+			}
+			f.Type, f.Geometry, f.Properties = "Feature", json.RawMessage(geom), json.RawMessage(props)
+			feats = append(feats, f)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("label points of %q: %w", l.Name, err)
+		}
+		b, _ := json.Marshal(map[string]any{"type": "FeatureCollection", "layer": l.Name, "version": l.Version, "features": feats})
+		cached = labelSet{version: l.Version, body: b}
+		a.labelMu.Lock()
+		if a.labelCache == nil {
+			a.labelCache = map[string]labelSet{}
+		}
+		a.labelCache[l.Name] = cached
+		a.labelMu.Unlock()
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	_, _ = w.Write(cached.body)
+	return nil
+}
+
+type labelSet struct {
+	version int64
+	body    []byte
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 )
 
@@ -149,5 +150,38 @@ func TestFeaturesQueryTimeout(t *testing.T) {
 			t.Fatal("the timed-out query is still running in PostgreSQL")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Label points: one per polygon, each inside its polygon (PostGIS says),
+// with its attributes; a revalidation with the ETag is a 304.
+func TestLabelPoints(t *testing.T) {
+	f := newFixture(t)
+	resp, body := get(t, f.srv.URL+"/api/layers/town_system/labels")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	fc, err := geojson.UnmarshalFeatureCollection(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var polygons int
+	f.api.Pool.QueryRow(context.Background(), "SELECT count(*) FROM town_system WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')").Scan(&polygons)
+	if len(fc.Features) != polygons || polygons == 0 {
+		t.Fatalf("%d label points for %d polygons", len(fc.Features), polygons)
+	}
+	for _, ft := range fc.Features {
+		p, ok := ft.Geometry.(orb.Point)
+		if !ok {
+			t.Fatalf("label of %v is a %T", ft.Properties["name_zh"], ft.Geometry)
+		}
+		var inside bool
+		f.api.Pool.QueryRow(context.Background(), "SELECT ST_Contains(geom, ST_SetSRID(ST_MakePoint($2, $3), 4326)) FROM town_system WHERE id = $1", ft.ID, p[0], p[1]).Scan(&inside)
+		if !inside || ft.Properties["name_zh"] == nil {
+			t.Fatalf("label of %v at %v is outside its polygon", ft.Properties["name_zh"], p)
+		}
+	}
+	if again, _ := get(t, f.srv.URL+"/api/layers/town_system/labels", "If-None-Match", resp.Header.Get("ETag")); again.StatusCode != 304 {
+		t.Fatalf("revalidation: %d", again.StatusCode)
 	}
 }

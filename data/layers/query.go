@@ -132,3 +132,14 @@ func StatsQuery(l *Layer) Query {
 		`SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT count(*) AS n, ST_Extent(geom) AS e FROM %s) AS s`,
 		sqlkit.Ident(l.Table))}
 }
+
+// LabelPointsQuery selects one label point per polygon feature of l — the
+// centre of its largest inscribed circle, so the label sits well inside
+// even a concave or many-part unit — with its attributes, as rows of (id,
+// point as GeoJSON text, properties as jsonb text).
+func LabelPointsQuery(l *Layer, limit int) Query {
+	var args sqlkit.Args
+	return Query{SQL: fmt.Sprintf(`SELECT t.id, ST_AsGeoJSON((ST_MaximumInscribedCircle(t.geom)).center, 6), %s::text FROM %s AS t
+		WHERE GeometryType(t.geom) IN ('POLYGON', 'MULTIPOLYGON') ORDER BY t.id LIMIT %s`,
+		propertiesSQL(l, "t", false), sqlkit.Ident(l.Table), args.Add(limit)), Args: args}
+}

@@ -149,9 +149,11 @@ function swatchHTML(sw) {
 
 function applyFilters() {
   const levels = ['literal', [...state.levels]];
-  for (const id of ['town_system-fill', 'town_system-outline', 'town_system-label-units']) {
+  for (const id of ['town_system-fill', 'town_system-outline']) {
     if (map.getLayer(id)) map.setFilter(id, ['all', ['==', ['geometry-type'], 'Polygon'], ['in', ['get', 'level'], levels]]);
   }
+  // Unit names come from their label points (one per unit).
+  if (map.getLayer('town_system-label-units')) map.setFilter('town_system-label-units', ['in', ['get', 'level'], levels]);
   const kinds = ['literal', [...state.kinds]];
   if (map.getLayer('rail_lines-existing')) map.setFilter('rail_lines-existing', ['all', ['!=', ['get', 'status'], 'planned'], ['in', ['get', 'kind'], kinds]]);
   for (const g of groups) {

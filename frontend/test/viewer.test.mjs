@@ -266,3 +266,17 @@ test('the metro legend lists every line in the colour the map draws it', async (
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('in a whole-city view each district and county-level city is named once', async () => {
+  const { page, errors } = await openViewer('#8.6/31.35/120.65');
+  await page.waitForFunction(() => window.gusuMap.queryRenderedFeatures({ layers: ['town_system-label-units'] }).length > 5, null, { timeout: 20000 });
+  const names = await page.evaluate(() => window.gusuMap.queryRenderedFeatures({ layers: ['town_system-label-units'] }).map((f) => f.properties.name_zh));
+  const counts = {};
+  for (const n of names) counts[n] = (counts[n] || 0) + 1;
+  const repeated = Object.entries(counts).filter(([, c]) => c > 1);
+  assert.deepEqual(repeated, [], 'names drawn more than once');
+  for (const must of ['姑苏区', '相城区', '昆山市', '常熟市']) assert.ok(counts[must] === 1, `${must} is not labelled: ${JSON.stringify(counts)}`);
+  await page.screenshot({ path: join(artifacts, 'city-labels.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
