@@ -110,12 +110,14 @@ func extractZip(z *zip.Reader, dir string) error {
 		if f.FileInfo().IsDir() || strings.HasPrefix(path.Base(name), "._") {
 			continue
 		}
-		if !filepath.IsLocal(name) {
+		if !filepath.IsLocal(name) || strings.ContainsFunc(name, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
 			return badInput(fmt.Sprintf("the zip entry %q is not a plain relative path", f.Name))
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(name))
+		// Entry names are the client's: a name the file system refuses is
+		// their error, said without the server's paths.
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return fmt.Errorf("extract %s: %w", name, err)
+			return badInput(fmt.Sprintf("the zip entry %q cannot be extracted (its name is not usable as a path)", f.Name))
 		}
 		src, err := fsys.Open(f.Name)
 		if err != nil {
@@ -124,7 +126,7 @@ func extractZip(z *zip.Reader, dir string) error {
 		out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
 		if err != nil {
 			src.Close()
-			return fmt.Errorf("extract %s: %w", name, err)
+			return badInput(fmt.Sprintf("the zip entry %q cannot be extracted (a repeated or unusable name)", f.Name))
 		}
 		_, err = io.Copy(out, src)
 		src.Close()
