@@ -312,22 +312,21 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 	for _, band := range bands {
 		f := geojson.NewFeature(band.Geometry)
 		var reached []Reached
-		var pop int64
+		var reachedUnits []Unit
 		for _, u := range b.units {
 			if t := times.At(u.At); t <= band.Minutes*60 {
 				reached = append(reached, Reached{Code: u.Code, Name: u.Name, NameEn: u.NameEn, Level: u.Level, Minutes: round1(t / 60)})
-				if u.Population != nil {
-					pop += *u.Population
-				}
+				reachedUnits = append(reachedUnits, u)
 			}
 		}
+		pop := populationReached(reachedUnits)
 		sort.Slice(reached, func(i, j int) bool { return reached[i].Minutes < reached[j].Minutes })
 		if reached == nil {
 			reached = []Reached{}
 		}
 		f.Properties = geojson.Properties{"minutes": band.Minutes, "mode": q.Mode, "area_km2": math.Round(band.AreaKm2*100) / 100,
 			"towns_reached": reached, "population_reached": pop,
-			"population_note": "sum of the populations the data gives (county-level cities and a few towns only)"}
+			"population_note": populationNote}
 		if q.Hidden["town_system"] {
 			delete(f.Properties, "towns_reached")
 			delete(f.Properties, "population_reached")
@@ -337,6 +336,29 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 	}
 	fc.ExtraMembers = geojson.Properties{"metadata": s.metadata(b, roads, q, time.Since(start))}
 	return fc, nil
+}
+
+// populationNote says what population_reached adds up, for the bundled data.
+const populationNote = "approximate: whole-unit populations (2020 census for county-level units) of the units whose seat is reached, " +
+	"plus the populations the data gives for reached towns outside them; a unit counts whole or not at all"
+
+// populationReached adds up the populations of the reached units, counting a
+// unit inside a reached unit that has a population (a town in a reached
+// district) no further, since the district's total already includes it.
+func populationReached(reached []Unit) int64 {
+	counted := map[string]bool{}
+	for _, u := range reached {
+		if u.Population != nil {
+			counted[u.Code] = true
+		}
+	}
+	var pop int64
+	for _, u := range reached {
+		if u.Population != nil && (u.Parent == "" || !counted[u.Parent]) {
+			pop += *u.Population
+		}
+	}
+	return pop
 }
 
 func originError(err error) error {

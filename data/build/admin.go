@@ -71,6 +71,10 @@ func buildCounties(raw string) ([]*county, error) {
 	if err != nil {
 		return nil, err
 	}
+	census, err := readCensus(raw, "3205")
+	if err != nil {
+		return nil, err
+	}
 	var out []*county
 	for _, f := range fc.Features {
 		adcode := fmt.Sprint(f.Properties["adcode"])
@@ -109,13 +113,18 @@ func buildCounties(raw string) ([]*county, error) {
 			if strings.EqualFold(s.name, u.nameEn) || slices.Contains(s.alt, stem+"区") || slices.Contains(s.alt, stem+"市") {
 				nf.Properties["seat"] = map[string]any{"type": "Point", "coordinates": []float64{s.lon, s.lat}}
 				nf.Properties["seat_source"] = "GeoNames " + s.id + " (" + s.name + ")"
-				if s.population > 0 {
-					nf.Properties["population"] = s.population
-					nf.Properties["population_source"] = "GeoNames " + s.id
-				}
 				break
 			}
 		}
+		// Whole-unit populations come from the census, never from GeoNames'
+		// city figures, so that every county-level unit has one of the same kind.
+		pop, ok := census[u.dataVCode]
+		if !ok {
+			return nil, fmt.Errorf("%s: no census row for %s (%s)", censusFile, u.dataVCode, name)
+		}
+		nf.Properties["population"] = pop
+		nf.Properties["population_year"] = 2020
+		nf.Properties["population_source"] = censusSource
 		out = append(out, &county{code: u.code, nameZh: name, geom: mp, bound: mp.Bound(), feature: nf})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].code < out[j].code })

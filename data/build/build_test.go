@@ -129,3 +129,44 @@ func TestNameStems(t *testing.T) {
 		}
 	}
 }
+
+// Every county-level unit carries its 2020 census total, and together they
+// add up to the census's own row for the whole prefecture (320500), a figure
+// the yearbook prints separately; towns keep no census figure (none is open).
+func TestCountyPopulationsAddUpToTheCity(t *testing.T) {
+	ds, err := Build(Options{Raw: raw, Curated: "../curated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	census, err := readCensus(raw, "3205")
+	if err != nil {
+		t.Fatal(err)
+	}
+	city, ok := census["320500"]
+	if !ok || city < 10_000_000 {
+		t.Fatalf("census row 320500 = %d, %v; want Suzhou's total", city, ok)
+	}
+	var sum int64
+	counties := 0
+	for _, f := range ds.TownSystem.Features {
+		if f.Properties["level"] == LevelTown {
+			if src, _ := f.Properties["population_source"].(string); src == censusSource {
+				t.Errorf("town %v has a census population; the census table is county-level", f.Properties["name_zh"])
+			}
+			continue
+		}
+		counties++
+		pop, ok := f.Properties["population"].(int64)
+		if !ok || pop <= 0 || f.Properties["population_source"] != censusSource || f.Properties["population_year"] != 2020 {
+			t.Errorf("%v: population %v (%T) from %v, year %v", f.Properties["name_zh"], f.Properties["population"], f.Properties["population"], f.Properties["population_source"], f.Properties["population_year"])
+			continue
+		}
+		sum += pop
+	}
+	if counties != 10 {
+		t.Fatalf("%d county-level units, want 10", counties)
+	}
+	if sum != city {
+		t.Errorf("county populations add up to %d, the census gives the city %d", sum, city)
+	}
+}
