@@ -213,6 +213,13 @@ func isHan(s string) bool {
 	return true
 }
 
+func parentName(c *county) string {
+	if c == nil {
+		return "no county"
+	}
+	return c.nameZh
+}
+
 // matchStreet finds the official unit for a GeoNames place: a Chinese
 // alternate name equal to the official name, or to it without its
 // 镇/街道/乡 suffix, preferring units of the county-level unit that
@@ -292,6 +299,18 @@ func buildTowns(raw string, counties []*county) ([]*geojson.Feature, []string, e
 			f.Properties["name_zh"] = s.name
 			f.Properties["unit_type"] = unitType(s.name)
 			matched[s.code] = true
+			// The official code outranks a point falling just across a
+			// simplified (~1:1M) outline: the code names the county it is in.
+			if s.areaCode != parent {
+				for _, oc := range counties {
+					if oc.code == s.areaCode {
+						missing = append(missing, fmt.Sprintf("- %s (GeoNames %s, %s): the seat point lies in %s's simplified outline; parent %s taken from its official code.",
+							r.name, r.id, s.name, parentName(c), oc.nameZh))
+						f.Properties["parent"] = oc.code
+						f.Properties["parent_name"] = oc.nameZh
+					}
+				}
+			}
 		} else {
 			for _, a := range r.alt {
 				if isHan(a) && !strings.HasSuffix(a, "区") && !strings.HasSuffix(a, "市") {

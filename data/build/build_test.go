@@ -170,3 +170,27 @@ func TestCountyPopulationsAddUpToTheCity(t *testing.T) {
 		t.Errorf("county populations add up to %d, the census gives the city %d", sum, city)
 	}
 }
+
+// A town's parent agrees with its official code (whose first six digits name
+// its county-level unit), even where the seat point falls across a
+// simplified outline.
+func TestTownParentsAgreeWithOfficialCodes(t *testing.T) {
+	ds, err := Build(Options{Raw: raw, Curated: "../curated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, f := range ds.TownSystem.Features {
+		code, _ := f.Properties["code"].(string)
+		if f.Properties["level"] != LevelTown || code == "" {
+			continue
+		}
+		checked++
+		if parent, _ := f.Properties["parent"].(string); len(code) < 6 || parent != code[:6] {
+			t.Errorf("%v (%s): parent %q", f.Properties["name_zh"], code, parent)
+		}
+	}
+	if checked < 60 {
+		t.Fatalf("only %d coded towns checked", checked)
+	}
+}
