@@ -13,7 +13,7 @@ import (
 	"github.com/gusu-gis/gusu/geo/osmroads"
 )
 
-// cmdImport runs `gusu import osm [--bbox minx,miny,maxx,maxy] FILE.osm.pbf`.
+// cmdImport runs `gusu import osm [--bbox minx,miny,maxx,maxy] [--snap M] FILE.osm.pbf|FILE.geojson`.
 // With the managed cluster it attaches to a running `gusu serve` (which then
 // picks the new network up by itself) or starts and stops the cluster.
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -22,15 +22,19 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fs := flag.NewFlagSet("import osm", flag.ContinueOnError)
 	bbox := fs.String("bbox", "", "keep only roads inside minx,miny,maxx,maxy (degrees)")
+	snap := fs.Float64("snap", 20, "GeoJSON road lines: join a loose line end to a vertex of another piece within this many metres by a walking connector (0: never)")
 	cfg, fset, err := parseConfigWith("import osm", args[1:], stderr, databaseKeys, fs)
 	if err != nil {
 		return err
 	}
 	if fset.NArg() != 1 {
-		return fmt.Errorf("%w: name one .osm.pbf file", errUsage)
+		return fmt.Errorf("%w: name one .osm.pbf or .geojson file", errUsage)
 	}
 	path := fset.Arg(0)
-	opts := osmroads.Options{}
+	if *snap < 0 || *snap > 500 {
+		return fmt.Errorf("%w: --snap must be between 0 and 500 metres", errUsage)
+	}
+	opts := osmroads.Options{SnapMetres: *snap}
 	if *bbox != "" {
 		b, err := layers.ParseBBox(*bbox)
 		if err != nil {
@@ -55,7 +59,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "imported %s: %d road ways, %d nodes, %d edges into layer %q version %d in %s\n",
-		filepath.Base(path), res.Ways, res.Nodes, res.Edges, roads.Layer, res.Version, res.Took.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "imported %s: %d road ways, %d nodes, %d edges (%d snapping connectors) into layer %q version %d in %s\n",
+		filepath.Base(path), res.Ways, res.Nodes, res.Edges, res.Connectors, roads.Layer, res.Version, res.Took.Round(time.Millisecond))
 	return nil
 }

@@ -26,8 +26,9 @@ Usage:
   gusu token create --name NAME --role viewer|editor|reviewer|admin [flags]
                            create an access token (printed once, alone, on stdout)
   gusu token revoke --name NAME [flags]
-  gusu import osm [--bbox minx,miny,maxx,maxy] [flags] FILE.osm.pbf
+  gusu import osm [--bbox minx,miny,maxx,maxy] [--snap M] [flags] FILE.osm.pbf|FILE.geojson
                            import a road network from an OpenStreetMap extract
+                           or GeoJSON road lines with OSM highway tags
   gusu report accessibility [--from station:苏州] [--format table|json] [flags]
                            which towns lie within 15/30/45 minutes, by mode
   gusu report indicators [--format table|json] [flags]

@@ -375,10 +375,15 @@ func (s *Service) metadata(b *built, roads bool, q Query, took time.Duration) ma
 	if q.Planned {
 		scenario = "planned"
 	}
-	network, note := ModelOffNetwork, "No road network covers this origin (no open Suzhou road network is available): travel between any two points on land is estimated "+
+	why := "no road network has been imported (no open road network covers all of Suzhou)"
+	if b.roads != nil {
+		why = "the imported road network has no road node within 500 m of it"
+	}
+	network, note := ModelOffNetwork, "Off-network estimate: "+why+"; travel between any two points on land is estimated "+
 		"at the mode's speed divided by the detour factor, lakes and the Yangtze impassable, plus the rail network."
 	if roads {
-		network, note = ModelRoads, "Travel on the imported OpenStreetMap road network (speeds from maxspeed, else per road class); the last stretch off the road, at most 300 m, on foot."
+		network, note = ModelRoads, "Travel on the imported road network (speeds from maxspeed, else per road class; GeoJSON imports may include short "+
+			"walking connectors that join loose line ends); the last stretch off the road, at most 300 m, on foot."
 	}
 	return map[string]any{
 		"network":    network,

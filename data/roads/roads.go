@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +33,27 @@ type Result struct {
 	Replaced string // the previous edges table, dropped
 }
 
-// Import reads the PBF at path and replaces the road network.
+// IsLines reports whether path names GeoJSON road lines rather than a PBF.
+func IsLines(path string) bool {
+	p := strings.ToLower(path)
+	return strings.HasSuffix(p, ".geojson") || strings.HasSuffix(p, ".json")
+}
+
+// read picks the reader for the file: GeoJSON road lines or an OSM PBF.
+func read(ctx context.Context, path string, opts osmroads.Options, emit func(osmroads.Edge) error) (osmroads.Stats, error) {
+	if !IsLines(path) {
+		return osmroads.Read(ctx, path, opts, emit)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return osmroads.Stats{}, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	return osmroads.ReadLines(ctx, f, opts, emit)
+}
+
+// Import reads the road file at path (an OSM PBF, or GeoJSON road lines
+// with OSM tags) and replaces the road network.
 func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.Options, source string) (*Result, error) {
 	start := time.Now()
 	conn, err := pool.Acquire(ctx)
@@ -85,7 +107,7 @@ func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.
 	defer cancel()
 	go func() {
 		defer close(rows)
-		stats, readErr = osmroads.Read(rctx, path, opts, func(e osmroads.Edge) error {
+		stats, readErr = read(rctx, path, opts, func(e osmroads.Edge) error {
 			g, err := wkb.Marshal(e.Geometry)
 			if err != nil {
 				return err
@@ -141,11 +163,15 @@ func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.
 	if err != nil {
 		return nil, fmt.Errorf("switch the roads layer: %w", err)
 	}
+	format := "OSM PBF"
+	if IsLines(path) {
+		format = "GeoJSON road lines"
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, file_name, format, crs, feature_count)
-		VALUES ($1, $2, $3, 'upload', 'gusu import osm', $4, 'OSM PBF', 'EPSG:4326', $5)`, Layer, version, edges, source, stats.Edges); err != nil {
+		VALUES ($1, $2, $3, 'upload', 'gusu import osm', $4, $5, 'EPSG:4326', $6)`, Layer, version, edges, source, format, stats.Edges); err != nil {
 		return nil, fmt.Errorf("record the import: %w", err)
 	}
-	if err := audit.Record(ctx, tx, "gusu import osm", audit.Upload, Layer, int64(version), map[string]any{"file_name": source, "format": "OSM PBF", "edges": stats.Edges}); err != nil {
+	if err := audit.Record(ctx, tx, "gusu import osm", audit.Upload, Layer, int64(version), map[string]any{"file_name": source, "format": format, "edges": stats.Edges, "connectors": stats.Connectors}); err != nil {
 		return nil, err
 	}
 	res := &Result{Stats: stats, Table: edges, Version: version}

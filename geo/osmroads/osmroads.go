@@ -1,4 +1,5 @@
-// Package osmroads turns an OpenStreetMap extract (PBF) into a routable road
+// Package osmroads turns an OpenStreetMap extract (PBF, or GeoJSON lines with
+// OSM tags) into a routable road
 // network: ways split at junctions into edges, with their class, one-way
 // rule, speed (from maxspeed, else a default per highway class) and which
 // modes may use them.
@@ -64,6 +65,10 @@ type Edge struct {
 type Options struct {
 	// Bound keeps only nodes inside it (zero: everything).
 	Bound orb.Bound
+	// SnapMetres: ReadLines joins a loose line end to the network when a
+	// vertex of another piece lies this close (0: never). Read ignores it:
+	// a PBF's ways share nodes.
+	SnapMetres float64
 	// Progress, if set, is told what is happening now and then.
 	Progress func(stage string, done int64)
 }
@@ -71,6 +76,7 @@ type Options struct {
 // Stats count what Read saw.
 type Stats struct {
 	Ways, Nodes, Edges int64
+	Connectors         int64 // edges ReadLines added to join loose ends
 }
 
 type wayInfo struct {
