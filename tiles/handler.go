@@ -44,12 +44,7 @@ func (h *Handler) authorize(r *http.Request, names []string) (bool, error) {
 		}
 		private = private || l.Private
 	}
-	if private && h.Auth != nil {
-		if _, err := h.Auth.Require(r, auth.Viewer); err != nil {
-			return true, err
-		}
-	}
-	return private, nil
+	return private, h.Auth.RequireForLayer(r, private)
 }
 
 // Routes registers the tile routes on r.

@@ -112,9 +112,8 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics, Auth: authn}
 	th.Routes(r)
 	s.access = access.NewService(db.Pool, s.registry, log, isoParamsOrDefault(cfg))
-	canSeePrivate := func(r *http.Request) bool { _, err := authn.Require(r, auth.Viewer); return err == nil }
 	s.access.Slots = httpapi.NewLimiter("isochrone", 2*runtime.NumCPU(), 5*time.Second)
-	s.access.CanSeePrivate = canSeePrivate
+	s.access.CanSeePrivate = authn.CanSeePrivate
 	if db.Replicas != nil {
 		s.access.Reads = db.Replicas // network builds
 	}
@@ -122,7 +121,7 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	if ind, err := indicators.NewService(db.Pool, s.registry, s.access, data.Plan); err != nil {
 		log.Error("plan indicators unavailable", "error", err)
 	} else {
-		ind.CanSeePrivate = canSeePrivate
+		ind.CanSeePrivate = authn.CanSeePrivate
 		ind.Routes(r, log)
 	}
 	if cfg.PMTilesDir != "" {

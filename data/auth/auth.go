@@ -173,6 +173,27 @@ func (a *Authenticator) lookup(ctx context.Context, token string) (*Token, error
 	return t, nil
 }
 
+// CanSeePrivate reports whether r may see private layers: it carries a
+// viewer token, or no authenticator is configured (a nil a).
+func (a *Authenticator) CanSeePrivate(r *http.Request) bool {
+	if a == nil {
+		return true
+	}
+	_, err := a.Require(r, Viewer)
+	return err == nil
+}
+
+// RequireForLayer is the check every route serving a layer makes: a private
+// layer needs a viewer token (401/403 otherwise); a public one, or a nil a,
+// needs nothing.
+func (a *Authenticator) RequireForLayer(r *http.Request, private bool) error {
+	if !private || a == nil {
+		return nil
+	}
+	_, err := a.Require(r, Viewer)
+	return err
+}
+
 // Require returns the request's token if it has at least role; otherwise a
 // 401 (no or invalid token) or 403 (role too low) error for httpapi.
 func (a *Authenticator) Require(r *http.Request, role Role) (*Token, error) {

@@ -93,7 +93,7 @@ func (a *API) catalog(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := make([]catalogEntry, 0, len(ls))
-	private := a.canSeePrivate(r)
+	private := a.Auth.CanSeePrivate(r)
 	for _, l := range ls {
 		if l.Private && !private {
 			continue // listed only for viewers and up
@@ -114,21 +114,13 @@ func (a *API) lookup(r *http.Request) (*Layer, error) {
 	if ue, ok := err.(*UnknownLayerError); ok {
 		return nil, httpapi.NotFound(ue.Error(), map[string]any{"layer": ue.Name, "known": ue.Known})
 	}
-	if err == nil && l.Private && a.Auth != nil {
-		if _, err := a.Auth.Require(r, auth.Viewer); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
-	return l, err
-}
-
-// canSeePrivate reports whether the request carries a viewer token.
-func (a *API) canSeePrivate(r *http.Request) bool {
-	if a.Auth == nil {
-		return true
+	if err := a.Auth.RequireForLayer(r, l.Private); err != nil {
+		return nil, err
 	}
-	_, err := a.Auth.Require(r, auth.Viewer)
-	return err == nil
+	return l, nil
 }
 
 func (a *API) layer(w http.ResponseWriter, r *http.Request) error {

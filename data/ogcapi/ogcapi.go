@@ -192,20 +192,10 @@ func (a *API) lookup(r *http.Request) (*layers.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Private && a.Auth != nil {
-		if _, err := a.Auth.Require(r, auth.Viewer); err != nil {
-			return nil, err
-		}
+	if err := a.Auth.RequireForLayer(r, l.Private); err != nil {
+		return nil, err
 	}
 	return l, nil
-}
-
-func (a *API) canSeePrivate(r *http.Request) bool {
-	if a.Auth == nil {
-		return true
-	}
-	_, err := a.Auth.Require(r, auth.Viewer)
-	return err == nil
 }
 
 // collectionDoc describes a layer as a collection.
@@ -241,7 +231,7 @@ func (a *API) collections(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	private := a.canSeePrivate(r)
+	private := a.Auth.CanSeePrivate(r)
 	cols := []map[string]any{}
 	for _, l := range ls {
 		if l.Private && !private {

@@ -394,11 +394,10 @@ func tooLarge(err error, limit int64, path string) error {
 func (a *API) requirePrivate(r *http.Request, layer string) error {
 	var private bool
 	err := a.Pool.QueryRow(r.Context(), "SELECT private FROM gusu_layers WHERE name = $1", layer).Scan(&private)
-	if err != nil || !private {
+	if err != nil {
 		return nil // unknown layers get their 404 from what follows
 	}
-	_, err = a.Auth.Require(r, auth.Viewer)
-	return err
+	return a.Auth.RequireForLayer(r, private)
 }
 
 func (a *API) versions(w http.ResponseWriter, r *http.Request) error {

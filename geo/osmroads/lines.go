@@ -223,10 +223,7 @@ func ReadLines(ctx context.Context, r io.Reader, opts Options, emit func(Edge) e
 			}
 		}
 	}
-	for _, e := range connectors {
-		if e.Metres == 0 {
-			continue
-		}
+	for _, e := range connectors { // never 0 m: distinct nodes have distinct coordinates
 		st.Edges++
 		st.Connectors++
 		if err := emit(e); err != nil {
