@@ -123,7 +123,6 @@ func buildCounties(raw string) ([]*county, error) {
 			return nil, fmt.Errorf("%s: no census row for %s (%s)", censusFile, u.dataVCode, name)
 		}
 		nf.Properties["population"] = pop
-		nf.Properties["population_year"] = 2020
 		nf.Properties["population_source"] = censusSource
 		out = append(out, &county{code: u.code, nameZh: name, geom: mp, bound: mp.Bound(), feature: nf})
 	}

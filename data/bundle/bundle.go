@@ -146,6 +146,20 @@ func loadLayer(ctx context.Context, tx pgx.Tx, l layerLoad, geojson []byte) (int
 	if err != nil {
 		return 0, err
 	}
+	// A property with no column would vanish without a word: the build and
+	// the schema must agree, so the load refuses it.
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	var stray []string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT k ORDER BY k), '{}') FROM jsonb_array_elements($1::jsonb -> 'features') f,
+		jsonb_object_keys(coalesce(f -> 'properties', '{}')) k WHERE k <> ALL($2)`, string(geojson), names).Scan(&stray); err != nil {
+		return 0, fmt.Errorf("read the properties of %s: %w", l.file, err)
+	}
+	if len(stray) > 0 {
+		return 0, fmt.Errorf("%s: properties %v have no column in %s (add them to the schema or drop them from the build)", l.file, stray, l.table)
+	}
 	table := pgx.Identifier{l.table}.Sanitize()
 	var colList, selList string
 	for i, c := range cols {

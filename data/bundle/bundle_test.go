@@ -1,9 +1,13 @@
 package bundle_test
 
 import (
+	"bytes"
 	"context"
+	"io/fs"
 	"os"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/bundle"
@@ -118,5 +122,34 @@ func TestLaterBundleTablesLoadIntoOldDatabases(t *testing.T) {
 	pool.QueryRow(ctx, "SELECT count(*) FROM town_system").Scan(&towns)
 	if towns != 82 {
 		t.Fatalf("town_system has %d rows after the second load", towns)
+	}
+}
+
+// A property the schema has no column for is refused, and nothing loads.
+func TestRefusesPropertiesWithoutAColumn(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t, dbtest.NewDatabase(t, false))
+	if _, err := migrate.Up(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{}
+	for _, name := range []string{"town_system", "eco_redlines", "rail_lines", "rail_stations", "water_bodies"} {
+		b, err := fs.ReadFile(data.Suzhou, "suzhou/"+name+".geojson")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "rail_lines" {
+			b = bytes.Replace(b, []byte(`"properties":{`), []byte(`"properties":{"opened_year":2012,`), 1)
+		}
+		fsys["suzhou/"+name+".geojson"] = &fstest.MapFile{Data: b}
+	}
+	_, err := bundle.Load(ctx, pool, fsys)
+	if err == nil || !strings.Contains(err.Error(), "opened_year") {
+		t.Fatalf("load with a stray property: %v", err)
+	}
+	var rows int
+	pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM town_system) + (SELECT count(*) FROM rail_lines)").Scan(&rows)
+	if rows != 0 {
+		t.Fatalf("%d rows left by the refused load", rows)
 	}
 }

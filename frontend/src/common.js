@@ -26,7 +26,7 @@ export function escapeHTML(v) {
 const FIELD_NAMES = {
   name_zh: ['名称', 'Name'], name: ['名称', 'Name'], name_en: ['英文名', 'English name'], pinyin: ['拼音', 'Pinyin'],
   level: ['层级', 'Level'], code: ['行政区划代码', 'Admin code'], parent: ['上级单位代码', 'Parent code'], parent_name: ['上级单位', 'Parent unit'],
-  unit_type: ['类型', 'Unit type'], population: ['人口', 'Population'], population_year: ['人口年份', 'Population year'], kind: ['类型', 'Kind'], status: ['状态', 'Status'],
+  unit_type: ['类型', 'Unit type'], population: ['人口', 'Population'], kind: ['类型', 'Kind'], status: ['状态', 'Status'],
   lines: ['线路', 'Lines'], transfer: ['换乘站', 'Interchange'], category: ['类别', 'Category'],
   protection_level: ['保护级别', 'Protection level'], area_m2: ['面积', 'Area'], length_km: ['长度', 'Length'],
   source: ['数据来源', 'Source'], geom_source: ['几何来源', 'Geometry source'], design_speed_kph: ['设计速度', 'Design speed'],
