@@ -14,6 +14,15 @@ import (
 // touch themselves are split at the touching vertex, so every polygon is
 // valid. Vertices on straight runs are dropped.
 func (g *Grid) Contour(inside func(cell int) bool) orb.MultiPolygon {
+	return g.contourWindow(window{0, 0, g.W, g.H}, inside)
+}
+
+// window is a rectangle of cells [x0, x1) × [y0, y1).
+type window struct{ x0, y0, x1, y1 int }
+
+// contourWindow is Contour for an inside that is false outside w: only w's
+// cells are visited, so a small area on a large grid costs what it covers.
+func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPolygon {
 	in := func(x, y int) bool {
 		return x >= 0 && y >= 0 && x < g.W && y < g.H && inside(y*g.W+x)
 	}
@@ -22,8 +31,8 @@ func (g *Grid) Contour(inside func(cell int) bool) orb.MultiPolygon {
 	type dir struct{ dx, dy int }
 	out := map[[2]int][]dir{}
 	add := func(x, y int, d dir) { out[[2]int{x, y}] = append(out[[2]int{x, y}], d) }
-	for y := 0; y < g.H; y++ {
-		for x := 0; x < g.W; x++ {
+	for y := w.y0; y < w.y1; y++ {
+		for x := w.x0; x < w.x1; x++ {
 			if !inside(y*g.W + x) {
 				continue
 			}

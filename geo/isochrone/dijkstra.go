@@ -90,6 +90,12 @@ func (h *heap) pop() (float32, int32) {
 // Run computes travel times from the origins (all starting at time 0) up
 // to maxMinutes. Planned rail lines are used only when planned is true.
 func (n *Network) Run(origins []orb.Point, mode Mode, maxMinutes float64, planned bool) (*Times, error) {
+	return n.run(origins, mode, maxMinutes, planned, nil)
+}
+
+// run is Run that, given own (one entry per node, all -1), also records
+// which origin reaches each node first.
+func (n *Network) run(origins []orb.Point, mode Mode, maxMinutes float64, planned bool, own []int32) (*Times, error) {
 	speed := n.Params.speed(mode) / 3.6 / n.Params.Detour // m/s along the crow line
 	if speed <= 0 {
 		return nil, fmt.Errorf("unknown mode %q", mode)
@@ -101,21 +107,26 @@ func (n *Network) Run(origins []orb.Point, mode Mode, maxMinutes float64, planne
 	res := &Times{n: n, t: t, max: max}
 	var touched []int32
 	h := &heap{}
-	set := func(node int32, v float32) {
+	set := func(node int32, v float32, from int32) {
 		if math.IsInf(float64(t[node]), 1) {
 			touched = append(touched, node)
 		}
 		t[node] = v
+		if own != nil {
+			own[node] = from
+		}
 		h.push(v, node)
 	}
-	for _, o := range origins {
+	for k, o := range origins {
 		c := n.nearestPassable(o, 2*g.CellMetres+500)
 		if c < 0 {
 			n.reset(t, touched)
 			n.pool.Put(buf)
 			return nil, &OriginError{fmt.Sprintf("origin %.5f,%.5f is not on land in the region (outside it, or in a lake or the Yangtze)", o[0], o[1])}
 		}
-		set(int32(c), 0)
+		if t[c] > 0 { // two origins in one cell: the first keeps it
+			set(int32(c), 0, int32(k))
+		}
 	}
 	costs := [8]float32{}
 	steps := [8][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {1, -1}, {-1, 1}, {-1, -1}}
@@ -134,6 +145,10 @@ func (n *Network) Run(origins []orb.Point, mode Mode, maxMinutes float64, planne
 			}
 			continue
 		}
+		from := int32(-1)
+		if own != nil {
+			from = own[node]
+		}
 		if int(node) < n.cells {
 			x, y := int(node)%g.W, int(node)/g.W
 			for i, s := range steps {
@@ -150,13 +165,13 @@ func (n *Network) Run(origins []orb.Point, mode Mode, maxMinutes float64, planne
 					continue
 				}
 				if v := tt + costs[i]; v < t[nc] && v <= max {
-					set(int32(nc), v)
+					set(int32(nc), v, from)
 				}
 			}
 			if mode == Transit {
 				for _, st := range n.cellStation[node] {
 					if tt < t[st] {
-						set(st, tt)
+						set(st, tt, from)
 					}
 				}
 			}
@@ -168,7 +183,7 @@ func (n *Network) Run(origins []orb.Point, mode Mode, maxMinutes float64, planne
 				continue
 			}
 			if v := tt + n.cost[e]; v < t[n.to[e]] && v <= max {
-				set(n.to[e], v)
+				set(n.to[e], v, from)
 			}
 		}
 	}

@@ -68,8 +68,15 @@ func (g *Grid) Rasterize(mp orb.MultiPolygon, mark func(cell int)) {
 	for _, p := range mp {
 		rings = append(rings, p...)
 	}
+	if len(rings) == 0 {
+		return
+	}
+	// Only the rows the polygons span: small polygons cost what they cover.
+	b := mp.Bound()
+	y0 := max(0, int(math.Floor((b.Min[1]-g.MinLat)/g.DLat-0.5)))
+	y1 := min(g.H-1, int(math.Ceil((b.Max[1]-g.MinLat)/g.DLat-0.5)))
 	xs := make([]float64, 0, 64)
-	for y := 0; y < g.H; y++ {
+	for y := y0; y <= y1; y++ {
 		lat := g.MinLat + (float64(y)+0.5)*g.DLat
 		xs = xs[:0]
 		for _, r := range rings {

@@ -148,6 +148,12 @@ func (r *RoadNetwork) Snap(p orb.Point, m Mode) int {
 // NodeTimes runs a bounded Dijkstra from the origins' nearest nodes and
 // returns seconds per node (+Inf beyond maxMinutes).
 func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64) ([]float32, error) {
+	return r.nodeTimes(origins, m, maxMinutes, nil)
+}
+
+// nodeTimes is NodeTimes that, given own (one entry per node, all -1),
+// also records which origin reaches each node first.
+func (r *RoadNetwork) nodeTimes(origins []orb.Point, m Mode, maxMinutes float64, own []int32) ([]float32, error) {
 	adj, ok := r.adj[m]
 	if !ok {
 		return nil, fmt.Errorf("the road network has no mode %q (walk, bike or drive)", m)
@@ -159,7 +165,7 @@ func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64)
 	}
 	max := float32(maxMinutes * 60)
 	h := &heap{}
-	for _, o := range origins {
+	for k, o := range origins {
 		n := r.Snap(o, m)
 		if n < 0 {
 			return nil, &OriginError{fmt.Sprintf("origin %.5f,%.5f is more than %d m from any road usable by %s", o[0], o[1], MaxSnapMetres, m)}
@@ -168,6 +174,9 @@ func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64)
 		start := float32(Metres(o, r.nodes[n]) * r.Params.Detour / (r.Params.WalkKmh / 3.6))
 		if start < t[n] {
 			t[n] = start
+			if own != nil {
+				own[n] = int32(k)
+			}
 			h.push(start, int32(n))
 		}
 	}
@@ -182,6 +191,9 @@ func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64)
 		for k := adj.first[n]; k < adj.first[n+1]; k++ {
 			if v := tt + adj.cost[k]; v < t[adj.to[k]] && v <= max {
 				t[adj.to[k]] = v
+				if own != nil {
+					own[adj.to[k]] = own[n]
+				}
 				h.push(v, adj.to[k])
 			}
 		}
@@ -210,7 +222,20 @@ func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
 // plus the distance along it, and the last stretch off the road is on foot
 // (at most a few hundred metres).
 func (r *RoadNetwork) Surface(origins []orb.Point, m Mode, maxMin float64) (*RoadResult, error) {
-	times, err := r.NodeTimes(origins, m, maxMin)
+	return r.surface(origins, m, maxMin, false)
+}
+
+// surface is Surface that, with owners, also records per cell which origin
+// reaches it first (RoadResult.owner).
+func (r *RoadNetwork) surface(origins []orb.Point, m Mode, maxMin float64, owners bool) (*RoadResult, error) {
+	var own, cellOwn []int32
+	if owners {
+		own = make([]int32, len(r.nodes))
+		for i := range own {
+			own[i] = -1
+		}
+	}
+	times, err := r.nodeTimes(origins, m, maxMin, own)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +243,12 @@ func (r *RoadNetwork) Surface(origins []orb.Point, m Mode, maxMin float64) (*Roa
 	surface := make([]float32, g.W*g.H)
 	for i := range surface {
 		surface[i] = float32(math.Inf(1))
+	}
+	if owners {
+		cellOwn = make([]int32, g.W*g.H)
+		for i := range cellOwn {
+			cellOwn[i] = -1
+		}
 	}
 	max := float32(maxMin * 60)
 	walk := r.Params.WalkKmh / 3.6 / r.Params.Detour
@@ -238,7 +269,7 @@ func (r *RoadNetwork) Surface(origins []orb.Point, m Mode, maxMin float64) (*Roa
 		}
 	}
 	sort.Slice(offsets, func(i, j int) bool { return offsets[i].secs < offsets[j].secs })
-	splat := func(p orb.Point, t float32) {
+	splat := func(p orb.Point, t float32, from int32) {
 		if t > max {
 			return
 		}
@@ -255,6 +286,9 @@ func (r *RoadNetwork) Surface(origins []orb.Point, m Mode, maxMin float64) (*Roa
 			}
 			if c := cy*g.W + cx; v < surface[c] {
 				surface[c] = v
+				if cellOwn != nil {
+					cellOwn[c] = from
+				}
 			}
 		}
 	}
@@ -263,7 +297,11 @@ func (r *RoadNetwork) Surface(origins []orb.Point, m Mode, maxMin float64) (*Roa
 		if times[n] > max {
 			continue
 		}
-		splat(r.nodes[n], times[n])
+		from := int32(-1)
+		if own != nil {
+			from = own[n]
+		}
+		splat(r.nodes[n], times[n], from)
 		for k := adj.first[n]; k < adj.first[n+1]; k++ {
 			e := r.edges[adj.edge[k]]
 			// Points along the edge, a cell apart, reached from this end.
@@ -281,13 +319,13 @@ func (r *RoadNetwork) Surface(origins []orb.Point, m Mode, maxMin float64) (*Roa
 				for s := 1; s <= steps; s++ {
 					f := float64(s) / float64(steps+1)
 					p := orb.Point{a[0] + f*(b[0]-a[0]), a[1] + f*(b[1]-a[1])}
-					splat(p, times[n]+float32((run+f*seg)/speed))
+					splat(p, times[n]+float32((run+f*seg)/speed), from)
 				}
 				run += seg
 			}
 		}
 	}
-	return &RoadResult{NodeTimes: times, surface: surface, grid: g}, nil
+	return &RoadResult{NodeTimes: times, surface: surface, owner: cellOwn, grid: g}, nil
 }
 
 // RoadResult holds road bands and the times they came from.
@@ -295,6 +333,7 @@ type RoadResult struct {
 	Bands     []Band
 	NodeTimes []float32
 	surface   []float32
+	owner     []int32 // per cell, with owners: the origin that reaches it first
 	grid      *Grid
 }
 
