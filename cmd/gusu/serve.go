@@ -114,6 +114,8 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	s.access = access.NewService(db.Pool, s.registry, log, isoParamsOrDefault(cfg))
 	s.access.Slots = httpapi.NewLimiter("isochrone", 2*runtime.NumCPU(), 5*time.Second)
 	s.access.CanSeePrivate = authn.CanSeePrivate
+	// A catchment reads its layers and searches: more than one query, well inside the write deadline.
+	s.access.Timeout = 4 * cfg.DBTimeout
 	if db.Replicas != nil {
 		s.access.Reads = db.Replicas // network builds
 	}

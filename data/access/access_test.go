@@ -30,6 +30,7 @@ type fixture struct {
 	srv  *httptest.Server
 	pool *pgxpool.Pool
 	svc  *access.Service
+	reg  *layers.Registry
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -52,7 +53,7 @@ func newFixture(t *testing.T) *fixture {
 	svc.Routes(r, log)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, pool: db.Pool, svc: svc}
+	return &fixture{srv: srv, pool: db.Pool, svc: svc, reg: reg}
 }
 
 func (f *fixture) get(t *testing.T, path string) (int, map[string]any, []byte) {

@@ -82,6 +82,8 @@ type Service struct {
 	// Reads chooses where a network build reads its layers (a replica
 	// that has replayed their versions, else the primary); nil: the pool.
 	Reads layers.ReadPools
+	// Timeout bounds a catchment request's reads and computation (0: none).
+	Timeout time.Duration
 
 	buildMu   sync.Mutex    // one build at a time
 	buildPool *pgxpool.Pool // where the running build reads

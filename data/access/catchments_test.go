@@ -1,0 +1,419 @@
+package access_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+func (f *fixture) post(t *testing.T, path string, body any) (int, map[string]any, []byte) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(f.srv.URL+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	json.Unmarshal(raw, &v)
+	return resp.StatusCode, v, raw
+}
+
+// makeLayer creates a layer from SQL (CREATE TABLE … AS …) and waits until
+// the registry knows it.
+func (f *fixture) makeLayer(t *testing.T, name, kind, create string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{create,
+		"ALTER TABLE " + name + " ADD COLUMN id bigserial PRIMARY KEY",
+		fmt.Sprintf("INSERT INTO gusu_layers (name, title, table_name, geometry_type) VALUES ('%s', '%s', '%s', '%s')", name, name, name, kind)} {
+		if _, err := f.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := f.reg.Get(ctx, name); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("layer %s never appeared", name)
+		}
+	}
+}
+
+func props(ft any) map[string]any { return ft.(map[string]any)["properties"].(map[string]any) }
+
+func num(v any) float64 { x, _ := v.(float64); return x }
+
+// From the metro stations on foot, with the default demand (the county-level
+// units' census populations): one feature per band, nested, each area
+// equal to PostGIS's, and the covered population equal to PostGIS's
+// area-weighted apportionment of the same bands within 1% of the total.
+func TestCatchmentsFromALayerWithDefaultDemand(t *testing.T) {
+	f := newFixture(t)
+	for _, mins := range [][]float64{{15}, {10, 20}, {5, 15, 30}} {
+		status, fc, raw := f.post(t, "/api/catchments", map[string]any{
+			"origins": map[string]any{"layer": "rail_stations", "where": map[string]any{"kind": "metro"}},
+			"mode":    "walk", "minutes": mins})
+		if status != 200 {
+			t.Fatalf("%v: %d %s", mins, status, raw)
+		}
+		feats := fc["features"].([]any)
+		if len(feats) != len(mins) {
+			t.Fatalf("%v: %d features", mins, len(feats))
+		}
+		if fc["network"] != "off-network estimate" || !strings.HasPrefix(fc["note"].(string), "Off-network estimate") {
+			t.Errorf("network %v note %v", fc["network"], fc["note"])
+		}
+		meta := fc["metadata"].(map[string]any)
+		origins := meta["origins"].(map[string]any)
+		metro := f.sql(t, "SELECT count(*) FROM rail_stations WHERE kind = 'metro'").(int64)
+		if int64(num(origins["count"])) != metro || origins["layer"] != "rail_stations" {
+			t.Fatalf("origins %v, %d metro stations", origins, metro)
+		}
+		total := float64(f.sql(t, "SELECT sum(population)::float8 FROM town_system WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')").(float64))
+		cov := fc["coverage"].([]any)
+		if len(cov) != len(mins) {
+			t.Fatalf("%d coverage rows", len(cov))
+		}
+		prev := -1.0
+		for i, ft := range feats {
+			p := props(ft)
+			g := geometry(t, ft)
+			if !f.sql(t, "SELECT ST_IsValid(ST_GeomFromGeoJSON($1))", g).(bool) {
+				t.Fatalf("%v min band invalid", p["minutes"])
+			}
+			area := f.sql(t, "SELECT ST_Area(ST_GeomFromGeoJSON($1)::geography) / 1e6", g).(float64)
+			if math.Abs(area-num(p["area_km2"])) > 0.01*area+0.01 {
+				t.Errorf("%v min: area_km2 %v, PostGIS %.2f", p["minutes"], p["area_km2"], area)
+			}
+			if num(p["demand_total"]) != total {
+				t.Errorf("demand_total %v, census total %v", p["demand_total"], total)
+			}
+			exact := f.sql(t, `SELECT sum(population * ST_Area(ST_Intersection(geom, b)::geography) / ST_Area(geom::geography))
+				FROM town_system, ST_GeomFromGeoJSON($1) b WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')`, g).(float64)
+			if math.Abs(exact-num(p["demand_covered"])) > 0.01*total {
+				t.Errorf("%v min: demand_covered %v, PostGIS apportionment %.0f (total %.0f)", p["minutes"], p["demand_covered"], exact, total)
+			}
+			if i > 0 && !f.sql(t, "SELECT ST_Covers(ST_GeomFromGeoJSON($1), ST_GeomFromGeoJSON($2))", geometry(t, feats[i-1]), g).(bool) {
+				// features come largest first
+				t.Errorf("band %v not inside the larger one", p["minutes"])
+			}
+			t.Logf("%v min: %.1f km², %.0f of %.0f people (PostGIS %.0f)", p["minutes"], num(p["area_km2"]), num(p["demand_covered"]), total, exact)
+		}
+		for _, c := range cov {
+			c := c.(map[string]any)
+			if num(c["covered"]) < prev || num(c["share"]) > 1 {
+				t.Errorf("coverage not growing with the band: %v", cov)
+			}
+			prev = num(c["covered"])
+		}
+	}
+}
+
+// Points as demand and units to report by: each band's covered weight is
+// exactly the weight of the demand points PostGIS finds inside the band
+// (bands are unions of grid cells, points count by their cell); per unit
+// it matches a spatial join with the unit polygons, to within the points
+// on a unit's grid edge; the uncovered demand is the rest.
+func TestCatchmentsCoverPointDemandPerUnit(t *testing.T) {
+	f := newFixture(t)
+	f.makeLayer(t, "homes", "point", `CREATE TABLE homes AS SELECT (10 + (i * 7919) % 90)::int AS households, (i % 3 = 0) AS old_town, geom
+		FROM (SELECT row_number() OVER () AS i, geom FROM (SELECT (ST_Dump(ST_GeneratePoints(ST_Buffer(ST_SetSRID(ST_MakePoint(120.62, 31.31), 4326)::geography, 9000)::geometry, 3000, 7))).geom) g) n`)
+	f.makeLayer(t, "facilities", "point", `CREATE TABLE facilities AS SELECT CASE WHEN i % 2 = 0 THEN 'clinic' ELSE 'school' END AS category, 'F' || i AS name, geom
+		FROM (SELECT row_number() OVER () AS i, geom FROM (SELECT (ST_Dump(ST_GeneratePoints(ST_Buffer(ST_SetSRID(ST_MakePoint(120.62, 31.31), 4326)::geography, 7000)::geometry, 40, 11))).geom) g) d`)
+	clinics := f.sql(t, "SELECT count(*) FROM facilities WHERE category = 'clinic'").(int64)
+	for _, split := range []string{"none", "nearest"} {
+		for _, mins := range [][]float64{{10}, {10, 20}, {5, 10, 15}} {
+			status, fc, raw := f.post(t, "/api/catchments", map[string]any{
+				"origins": map[string]any{"layer": "facilities", "where": map[string]any{"category": "clinic"}},
+				"mode":    "walk", "minutes": mins, "split": split,
+				"demand":   map[string]any{"layer": "homes", "weight": "households"},
+				"group_by": "town_system"})
+			if status != 200 {
+				t.Fatalf("%s %v: %d %s", split, mins, status, raw)
+			}
+			if n := num(fc["metadata"].(map[string]any)["origins"].(map[string]any)["count"]); int64(n) != clinics {
+				t.Fatalf("%v origins, %d clinics", n, clinics)
+			}
+			feats := fc["features"].([]any)
+			for bi, c := range fc["coverage"].([]any) {
+				c := c.(map[string]any)
+				m := c["minutes"].(float64)
+				if m != mins[bi] {
+					t.Fatalf("coverage rows out of order: %v", fc["coverage"])
+				}
+				// The band's union: the feature itself, or the union of the origins' own areas.
+				var parts []string
+				sumArea := 0.0
+				for _, ft := range feats {
+					if num(props(ft)["minutes"]) == m {
+						parts = append(parts, geometry(t, ft))
+						sumArea += num(props(ft)["area_km2"])
+					}
+				}
+				if split == "none" && len(parts) != 1 || split == "nearest" && int64(len(parts)) > clinics {
+					t.Fatalf("%s: %d features for %v min", split, len(parts), m)
+				}
+				union := `(SELECT ST_Union(ST_GeomFromGeoJSON(j)) FROM unnest($1::text[]) j)`
+				inside := f.sql(t, "SELECT coalesce(sum(households), 0)::float8 FROM homes WHERE ST_Intersects(geom, "+union+")", parts).(float64)
+				total := f.sql(t, "SELECT sum(households)::float8 FROM homes").(float64)
+				if math.Abs(num(c["covered"])-inside) > 0.5 || num(c["total"]) != total {
+					t.Errorf("%s %v min: covered %v of %v; PostGIS %v of %v", split, m, c["covered"], c["total"], inside, total)
+				}
+				if split == "nearest" {
+					// The origins' areas do not overlap: their union has the sum of their areas.
+					ua := f.sql(t, "SELECT ST_Area("+union+"::geography) / 1e6", parts).(float64)
+					if math.Abs(ua-sumArea) > 0.01*ua+0.02 {
+						t.Errorf("%v min: origins' areas add to %.2f km², their union is %.2f", m, sumArea, ua)
+					}
+				}
+				units := c["units"].([]any)
+				if len(units) != 10 {
+					t.Fatalf("%d units", len(units))
+				}
+				for _, u := range units {
+					u := u.(map[string]any)
+					want := f.sql(t, "SELECT coalesce(sum(h.households), 0)::float8 FROM homes h, town_system u WHERE u.id = $2 AND ST_Intersects(h.geom, u.geom) AND ST_Intersects(h.geom, "+union+")", parts, int64(num(u["id"]))).(float64)
+					if math.Abs(num(u["covered"])-want) > 0.03*total {
+						t.Errorf("%v min, unit %v: covered %v, PostGIS %v", m, u["name"], u["covered"], want)
+					}
+				}
+				if bi == 0 {
+					// Uncovered: the homes outside the smallest band.
+					out := f.sql(t, "SELECT count(*) FROM homes WHERE NOT ST_Intersects(geom, "+union+")", parts).(int64)
+					unc := fc["uncovered"].(map[string]any)["features"].([]any)
+					if int64(len(unc)) != out {
+						t.Errorf("%d uncovered features, PostGIS %d", len(unc), out)
+					}
+				}
+			}
+			if split == "nearest" {
+				ids := map[float64]bool{}
+				for _, ft := range feats {
+					p := props(ft)
+					if !strings.HasPrefix(fmt.Sprint(p["origin_name"]), "F") {
+						t.Fatalf("origin feature without its facility's name: %v", p)
+					}
+					ids[num(p["origin_id"])] = true
+					if f.sql(t, "SELECT category FROM facilities WHERE id = $1", int64(num(p["origin_id"]))).(string) != "clinic" {
+						t.Fatalf("a school got a service area: %v", p)
+					}
+				}
+				if len(ids) < 2 {
+					t.Fatalf("%d origins own an area", len(ids))
+				}
+			}
+		}
+	}
+	// The table: CSV and XLSX hold the same numbers as the JSON.
+	body := map[string]any{"origins": map[string]any{"layer": "facilities", "where": map[string]any{"category": []string{"clinic", "school"}}},
+		"mode": "cycle", "minutes": []float64{5, 10}, "demand": map[string]any{"layer": "homes", "weight": "households", "where": map[string]any{"old_town": true}}, "group_by": "town_system"}
+	_, fc, _ := f.post(t, "/api/catchments", body)
+	rows := [][]string{}
+	for _, c := range fc["coverage"].([]any) {
+		c := c.(map[string]any)
+		rows = append(rows, []string{fmt.Sprint(c["minutes"]), "all", fmt.Sprint(c["covered"]), fmt.Sprint(c["total"])})
+		for _, u := range c["units"].([]any) {
+			u := u.(map[string]any)
+			rows = append(rows, []string{fmt.Sprint(c["minutes"]), fmt.Sprint(u["name"]), fmt.Sprint(u["covered"]), fmt.Sprint(u["total"])})
+		}
+	}
+	oldTown := f.sql(t, "SELECT sum(households)::float8 FROM homes WHERE old_town").(float64)
+	if num(fc["coverage"].([]any)[0].(map[string]any)["total"]) != oldTown {
+		t.Fatalf("where on demand: total %v, want %v", fc["coverage"].([]any)[0].(map[string]any)["total"], oldTown)
+	}
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(f.srv.URL+"/api/catchments?format=csv", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" {
+		t.Fatalf("csv: %v %s", err, resp.Header.Get("Content-Type"))
+	}
+	if strings.Join(recs[0], ",") != "minutes,unit_id,unit_code,unit_name,covered,total,share" || len(recs)-1 != len(rows) {
+		t.Fatalf("csv header %v, %d rows, want %d", recs[0], len(recs)-1, len(rows))
+	}
+	for i, r := range recs[1:] {
+		got := []string{r[0], r[3], r[4], r[5]}
+		for k := range got {
+			a, _ := strconv.ParseFloat(got[k], 64)
+			e, _ := strconv.ParseFloat(rows[i][k], 64)
+			if got[k] != rows[i][k] && a != e {
+				t.Fatalf("csv row %d: %v, json %v", i, got, rows[i])
+			}
+		}
+	}
+	resp, err = http.Post(f.srv.URL+"/api/catchments?format=xlsx", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := excelize.OpenReader(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("xlsx: %v", err)
+	}
+	xr, _ := x.GetRows("coverage")
+	if len(xr)-1 != len(rows) {
+		t.Fatalf("xlsx %d rows, want %d", len(xr)-1, len(rows))
+	}
+	for i, r := range xr[1:] {
+		a, _ := strconv.ParseFloat(r[4], 64)
+		e, _ := strconv.ParseFloat(rows[i][2], 64)
+		if math.Abs(a-e) > 1e-6 || r[3] != rows[i][1] {
+			t.Fatalf("xlsx row %d: %v, json %v", i, r, rows[i])
+		}
+	}
+	if v, _ := x.GetCellValue("about", "A1"); v != "network" {
+		t.Errorf("about sheet: %q", v)
+	}
+	// Accept: text/csv is the same as format=csv.
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/catchments", bytes.NewReader(b))
+	req.Header.Set("Accept", "text/csv")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(first), "minutes,unit_id") {
+		t.Fatalf("Accept: text/csv gave %.80s", first)
+	}
+}
+
+// Points as origins: one in Taihu is reported and left out; 1,000 points
+// answer like the few that reach anything; transit with the planned
+// scenario reaches at least as far as the existing network.
+func TestCatchmentsFromPoints(t *testing.T) {
+	f := newFixture(t)
+	pts := [][]float64{{120.62, 31.31}, {120.25, 31.15}, {120.75, 31.30}}
+	status, fc, raw := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"points": pts}, "mode": "walk", "minutes": []float64{15}, "split": "nearest"})
+	if status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	o := fc["metadata"].(map[string]any)["origins"].(map[string]any)
+	unplaced := o["unplaced"].([]any)
+	if num(o["placed"]) != 2 || len(unplaced) != 1 || num(unplaced[0].(map[string]any)["id"]) != 1 {
+		t.Fatalf("origins %v", o)
+	}
+	for _, ft := range fc["features"].([]any) {
+		if id := num(props(ft)["origin_id"]); id == 1 {
+			t.Fatal("the origin in the lake got an area")
+		}
+	}
+	area := func(fc map[string]any) float64 { return num(props(fc["features"].([]any)[0])["area_km2"]) }
+	var existing, planned map[string]any
+	for _, sc := range []string{"existing", "planned"} {
+		status, fc, raw := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"points": pts[:1]}, "mode": "transit", "minutes": []float64{30}, "scenario": sc})
+		if status != 200 {
+			t.Fatalf("%s: %d %s", sc, status, raw)
+		}
+		if sc == "existing" {
+			existing = fc
+		} else {
+			planned = fc
+		}
+	}
+	if area(planned) < area(existing) {
+		t.Errorf("planned %v km² < existing %v km²", area(planned), area(existing))
+	}
+	many := make([][]float64, 1000)
+	for i := range many {
+		many[i] = []float64{120.55 + float64(i%40)*0.004, 31.25 + float64(i/40)*0.004}
+	}
+	status, fc, raw = f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"points": many}, "mode": "walk", "minutes": []float64{5, 10, 15}})
+	if status != 200 {
+		t.Fatalf("1000 origins: %d %.200s", status, raw)
+	}
+	t.Logf("1,000 origins, 3 bands: %v ms, union %v km²", fc["metadata"].(map[string]any)["compute_ms"], area(fc))
+}
+
+func TestCatchmentsBadRequests(t *testing.T) {
+	f := newFixture(t)
+	f.makeLayer(t, "secret_sites", "point", `CREATE TABLE secret_sites AS SELECT 'x' AS label, ST_SetSRID(ST_MakePoint(120.62, 31.31), 4326) AS geom`)
+	if _, err := f.pool.Exec(context.Background(), "UPDATE gusu_layers SET private = true WHERE name = 'secret_sites'"); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.CanSeePrivate = func(r *http.Request) bool { return r.Header.Get("X-Test") == "admin" }
+	time.Sleep(200 * time.Millisecond) // the registry hears of the change
+	st := map[string]any{"layer": "rail_stations"}
+	cases := map[string]struct {
+		body   any
+		status int
+		says   string
+	}{
+		"no origins":           {map[string]any{"mode": "walk", "minutes": []int{15}}, 400, "origins is required"},
+		"no mode":              {map[string]any{"origins": st, "minutes": []int{15}}, 400, "mode is required"},
+		"no minutes":           {map[string]any{"origins": st, "mode": "walk"}, 400, "minutes is required"},
+		"bad mode":             {map[string]any{"origins": st, "mode": "fly", "minutes": []int{15}}, 400, "unknown mode"},
+		"bad split":            {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "split": "voronoi"}, 400, "split must be"},
+		"negative band":        {map[string]any{"origins": st, "mode": "walk", "minutes": []int{-5}}, 400, "positive"},
+		"eleven bands":         {map[string]any{"origins": st, "mode": "walk", "minutes": []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}, 400, "at most 10"},
+		"unknown field":        {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "radius": 3}, 400, "unknown field"},
+		"layer and points":     {map[string]any{"origins": map[string]any{"layer": "rail_stations", "points": [][]float64{{120, 31}}}, "mode": "walk", "minutes": []int{15}}, 400, "not both"},
+		"bad point":            {map[string]any{"origins": map[string]any{"points": [][]float64{{120}}}, "mode": "walk", "minutes": []int{15}}, 400, "[lon, lat]"},
+		"point off the globe":  {map[string]any{"origins": map[string]any{"points": [][]float64{{200, 31}}}, "mode": "walk", "minutes": []int{15}}, 400, "longitude/latitude"},
+		"nothing matches":      {map[string]any{"origins": map[string]any{"layer": "rail_stations", "where": map[string]any{"kind": "zeppelin"}}, "mode": "walk", "minutes": []int{15}}, 400, "no feature"},
+		"all in the lake":      {map[string]any{"origins": map[string]any{"points": [][]float64{{120.25, 31.15}}}, "mode": "walk", "minutes": []int{15}}, 400, "none of the 1 origins"},
+		"unknown layer":        {map[string]any{"origins": map[string]any{"layer": "nope"}, "mode": "walk", "minutes": []int{15}}, 404, "no layer named"},
+		"private layer":        {map[string]any{"origins": map[string]any{"layer": "secret_sites"}, "mode": "walk", "minutes": []int{15}}, 404, "no layer named"},
+		"unknown where attr":   {map[string]any{"origins": map[string]any{"layer": "rail_stations", "where": map[string]any{"colour": "red"}}, "mode": "walk", "minutes": []int{15}}, 404, "no attribute"},
+		"unknown demand layer": {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "demand": map[string]any{"layer": "nope", "weight": "x"}}, 404, "no layer named"},
+		"unknown weight":       {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "demand": map[string]any{"layer": "town_system", "weight": "households"}}, 404, "no attribute"},
+		"text weight":          {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "demand": map[string]any{"layer": "town_system", "weight": "name_zh"}}, 400, "not a number"},
+		"no weight":            {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "demand": map[string]any{"layer": "town_system"}}, 400, "weight is required"},
+		"points as units":      {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "group_by": "rail_stations"}, 400, "no polygons"},
+		"unknown group layer":  {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "group_by": "nope"}, 404, "no layer named"},
+		"save_as":              {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "save_as": "x"}, 501, "save_as"},
+		"not JSON":             {"{", 400, "must be JSON"},
+	}
+	for name, c := range cases {
+		var status int
+		var v map[string]any
+		var raw []byte
+		if s, ok := c.body.(string); ok {
+			resp, err := http.Post(f.srv.URL+"/api/catchments", "application/json", strings.NewReader(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status = resp.StatusCode
+			json.Unmarshal(raw, &v)
+		} else {
+			status, v, raw = f.post(t, "/api/catchments", c.body)
+		}
+		if status != c.status || !strings.Contains(fmt.Sprint(v["error"]), c.says) {
+			t.Errorf("%s: %d %s, want %d saying %q", name, status, raw, c.status, c.says)
+		}
+	}
+	if status, _, raw := f.post(t, "/api/catchments?format=pdf", map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}}); status != 400 {
+		t.Errorf("format=pdf: %d %s", status, raw)
+	}
+	// An admin sees the private layer.
+	b, _ := json.Marshal(map[string]any{"origins": map[string]any{"layer": "secret_sites"}, "mode": "walk", "minutes": []int{15}})
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/catchments", bytes.NewReader(b))
+	req.Header.Set("X-Test", "admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("admin on a private layer: %d", resp.StatusCode)
+	}
+}
