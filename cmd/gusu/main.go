@@ -31,6 +31,10 @@ Usage:
                            or GeoJSON road lines with OSM highway tags
   gusu report accessibility [--from station:苏州] [--format table|json] [flags]
                            which towns lie within 15/30/45 minutes, by mode
+  gusu report coverage --origins LAYER [--where A=V] | --points lon,lat;… | --request FILE.json
+                       [--mode walk] [--minutes 5,10,15] [--demand LAYER --weight ATTR] [--group-by LAYER]
+                       [--split none|nearest] [--scenario existing|planned] [--format table|json|csv|xlsx] [--out FILE]
+                           who and what lies within the bands of the origins (POST /api/catchments)
   gusu report indicators [--format table|json] [flags]
                            the plan's spatial indicators against its targets
   gusu export pmtiles --layers a,b [--minzoom 0] [--maxzoom 14] [--bbox …] [--format pmtiles|mbtiles] OUT

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/gusu-gis/gusu/data/dbtest"
 )
@@ -326,6 +329,50 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 		}
 		if k.def != "" && !strings.Contains(row, "`"+k.def+"`") {
 			t.Errorf("README row for --%s lacks the default %q", k.flag, k.def)
+		}
+	}
+}
+
+// gusu report coverage answers what POST /api/catchments does, as a table,
+// CSV or an XLSX file; its usage errors exit 2.
+func TestReportCoverage(t *testing.T) {
+	url := dbtest.NewDatabase(t, true)
+	ctx := context.Background()
+	var table, csvOut bytes.Buffer
+	base := []string{"report", "coverage", "--database-url", url, "--origins", "rail_stations", "--where", "kind=metro|tram", "--mode", "walk", "--minutes", "10,20", "--group-by", "town_system"}
+	if err := run(ctx, base, &table, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "≤ 10 min") || !strings.Contains(table.String(), "姑苏区") || !strings.Contains(table.String(), "off-network estimate") {
+		t.Fatalf("table:\n%s", table.String())
+	}
+	if err := run(ctx, append(base, "--format", "csv"), &csvOut, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&csvOut).ReadAll()
+	if err != nil || len(recs) != 1+2*11 || recs[1][3] != "all" {
+		t.Fatalf("csv (%v): %v", err, recs)
+	}
+	out := filepath.Join(t.TempDir(), "coverage.xlsx")
+	if err := run(ctx, append(base, "--format", "xlsx", "--out", out), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	x, err := excelize.OpenFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := x.GetRows("coverage")
+	if len(rows) != len(recs) || rows[1][4] != recs[1][4] {
+		t.Fatalf("xlsx rows %v, csv %v", rows[:2], recs[:2])
+	}
+	for name, args := range map[string][]string{
+		"no origins":  {"report", "coverage", "--database-url", url},
+		"bad filter":  {"report", "coverage", "--database-url", url, "--origins", "rail_stations", "--where", "kind"},
+		"bad minutes": {"report", "coverage", "--database-url", url, "--origins", "rail_stations", "--minutes", "ten"},
+		"bad format":  {"report", "coverage", "--database-url", url, "--origins", "rail_stations", "--format", "pdf"},
+	} {
+		if err := run(ctx, args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("%s: %v, want a usage error", name, err)
 		}
 	}
 }

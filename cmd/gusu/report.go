@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -25,8 +26,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) > 0 && args[0] == "indicators" {
 		return cmdReportIndicators(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "coverage" {
+		return cmdReportCoverage(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "accessibility" {
-		return fmt.Errorf("%w: 'gusu report' takes accessibility or indicators", errUsage)
+		return fmt.Errorf("%w: 'gusu report' takes accessibility, coverage or indicators", errUsage)
 	}
 	fs := flag.NewFlagSet("report accessibility", flag.ContinueOnError)
 	from := fs.String("from", "station:苏州", "origin: station:<id or name> or town:<code> (default: Suzhou railway station, for the central city)")
@@ -152,14 +156,17 @@ func (e *reportEnv) close() { e.db.Close() }
 
 // openReport parses a report command's flags (its own on fs, plus
 // --format and the database flags) and opens what reports need.
-func openReport(ctx context.Context, name string, args []string, stderr io.Writer, fs *flag.FlagSet) (*reportEnv, *string, error) {
-	format := fs.String("format", "table", "table or json")
+func openReport(ctx context.Context, name string, args []string, stderr io.Writer, fs *flag.FlagSet, formats ...string) (*reportEnv, *string, error) {
+	if len(formats) == 0 {
+		formats = []string{"table", "json"}
+	}
+	format := fs.String("format", "table", strings.Join(formats, ", "))
 	cfg, _, err := parseConfigWith(name, args, stderr, databaseKeys, fs)
 	if err != nil {
 		return nil, nil, err
 	}
-	if *format != "table" && *format != "json" {
-		return nil, nil, fmt.Errorf("%w: --format must be table or json", errUsage)
+	if !slices.Contains(formats, *format) {
+		return nil, nil, fmt.Errorf("%w: --format must be one of %s", errUsage, strings.Join(formats, ", "))
 	}
 	log := cfg.logger(stderr)
 	db, err := openDatabase(ctx, cfg, log)

@@ -125,9 +125,15 @@ func (s *Service) catchmentsPOST(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Disposition", `attachment; filename="coverage.xlsx"`)
 		return res.WriteXLSX(w)
 	}
-	res.Features.ExtraMembers = extraMembers(res)
 	w.Header().Set("Content-Type", "application/geo+json")
-	return json.NewEncoder(w).Encode(res.Features)
+	return res.WriteGeoJSON(w)
+}
+
+// WriteGeoJSON writes the answer as the API gives it: the features with
+// the coverage, uncovered demand, network, note and metadata beside them.
+func (r *CatchmentResult) WriteGeoJSON(w io.Writer) error {
+	r.Features.ExtraMembers = extraMembers(r)
+	return json.NewEncoder(w).Encode(r.Features)
 }
 
 // extraMembers is the FeatureCollection's extra members: the coverage table,
