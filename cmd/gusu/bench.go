@@ -35,6 +35,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "isochrones" {
 		return cmdBenchIsochrones(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "catchments" {
+		return cmdBenchCatchments(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "replicas" {
 		return cmdBenchReplicas(ctx, args[1:], stdout, stderr)
 	}
@@ -105,6 +108,24 @@ func cmdBenchIsochrones(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	fmt.Fprintf(stdout, "imported %d road edges from %s\n", res.Edges, filepath.Base(*pbf))
 	return access.Bench(ctx, access.BenchConfig{Pool: bdb.Pool, Origins: *n, Out: stdout})
+}
+
+func cmdBenchCatchments(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	keep := map[string]bool{"data-dir": true, "database-url": true, "log-format": true, "log-level": true}
+	fs := flag.NewFlagSet("bench catchments", flag.ContinueOnError)
+	facilities := fs.Int("facilities", 1000, "synthetic facilities (origins)")
+	demand := fs.Int("demand", 100000, "synthetic weighted demand points")
+	runs := fs.Int("runs", 7, "measured runs")
+	cfg, _, err := parseConfigWith("bench catchments", args, stderr, keep, fs)
+	if err != nil {
+		return err
+	}
+	bdb, closeDB, err := benchDatabase(ctx, cfg, stderr, 4)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	return access.BenchCatchments(ctx, access.CatchmentBenchConfig{Pool: bdb.Pool, Facilities: *facilities, Demand: *demand, Runs: *runs, Out: stdout})
 }
 
 // benchDatabase opens the database benchmarks work in: with the managed

@@ -238,6 +238,13 @@ func parseCatchmentMode(v string) (isochrone.Mode, error) {
 // may read private layers.
 func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePrivate bool) (*CatchmentResult, error) {
 	start := time.Now()
+	timings := map[string]float64{}
+	lap := start
+	mark := func(phase string) {
+		now := time.Now()
+		timings[phase] = math.Round(float64(now.Sub(lap).Microseconds())/100) / 10
+		lap = now
+	}
 	b, err := s.current()
 	if errors.Is(err, ErrNotReady) {
 		return nil, &httpapi.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
@@ -352,6 +359,7 @@ func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePriva
 		return nil, bad("origins: no origin given")
 	}
 
+	mark("read_origins_ms")
 	// Demand: the town system's county-level units by default.
 	demand, demandDesc, err := s.loadDemand(ctx, req.Demand, hidden)
 	if err != nil {
@@ -365,6 +373,7 @@ func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePriva
 		}
 	}
 
+	mark("read_demand_ms")
 	// One search from all origins.
 	q.Origins = make([]orb.Point, len(origins))
 	for i, o := range origins {
@@ -384,6 +393,7 @@ func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePriva
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	mark("search_ms")
 	g := c.Grid
 	demandDesc["grid_cell_m"] = g.CellMetres
 	for i := range demand {
@@ -397,6 +407,7 @@ func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePriva
 		}
 	}
 
+	mark("place_demand_ms")
 	res := &CatchmentResult{Features: geojson.NewFeatureCollection()}
 	sorted := slices.Clone(q.Minutes)
 	sort.Float64s(sorted)
@@ -442,6 +453,7 @@ func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePriva
 	}
 	bandIndex := func(m float64) int { return slices.Index(sorted, m) }
 	withDemand := demand != nil || req.Demand != nil
+	mark("coverage_ms")
 	if req.Split == "nearest" {
 		own, err := c.OriginBands(q.Minutes)
 		if err != nil {
@@ -474,6 +486,7 @@ func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePriva
 			res.Features.Append(f)
 		}
 	}
+	mark("contour_ms")
 	// Demand not wholly within the smallest band: where the service is short.
 	res.Uncovered = geojson.NewFeatureCollection()
 	uncovered, truncated := 0, false
@@ -508,7 +521,9 @@ func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePriva
 		originDesc["unplaced"] = unplaced
 		originDesc["unplaced_note"] = "not on the network (in water, outside the region, or too far from a road usable by the mode): the search ran from the others"
 	}
+	mark("uncovered_ms")
 	meta := s.metadata(b, roads, q, time.Since(start))
+	meta["timings"] = timings
 	delete(meta, "origins")
 	meta["origins"] = originDesc
 	meta["split"] = cmpOr(req.Split, "none")

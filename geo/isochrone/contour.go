@@ -26,75 +26,94 @@ func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPoly
 	in := func(x, y int) bool {
 		return x >= 0 && y >= 0 && x < g.W && y < g.H && inside(y*g.W+x)
 	}
-	// Directed boundary edges with the inside on their left, keyed by start
-	// vertex (vx, vy on the (W+1)×(H+1) vertex lattice).
+	// Directed boundary edges with the inside on their left, as a bit set of
+	// directions per start vertex on the window's vertex lattice
+	// (x0..x1 × y0..y1); flat arrays, not maps, since a city-wide band has
+	// hundreds of thousands of edges.
 	type dir struct{ dx, dy int }
-	out := map[[2]int][]dir{}
-	add := func(x, y int, d dir) { out[[2]int{x, y}] = append(out[[2]int{x, y}], d) }
+	dirs := [4]dir{{1, 0}, {0, 1}, {-1, 0}, {0, -1}}
+	bit := func(d dir) uint8 {
+		for i, e := range dirs {
+			if e == d {
+				return 1 << i
+			}
+		}
+		return 0
+	}
+	vw := w.x1 - w.x0 + 1
+	vertex := func(x, y int) int { return (y-w.y0)*vw + (x - w.x0) }
+	out := make([]uint8, vw*(w.y1-w.y0+1))
 	for y := w.y0; y < w.y1; y++ {
 		for x := w.x0; x < w.x1; x++ {
 			if !inside(y*g.W + x) {
 				continue
 			}
 			if !in(x, y-1) {
-				add(x, y, dir{1, 0})
+				out[vertex(x, y)] |= 1 // east
 			}
 			if !in(x+1, y) {
-				add(x+1, y, dir{0, 1})
+				out[vertex(x+1, y)] |= 2 // north
 			}
 			if !in(x, y+1) {
-				add(x+1, y+1, dir{-1, 0})
+				out[vertex(x+1, y+1)] |= 4 // west
 			}
 			if !in(x-1, y) {
-				add(x, y+1, dir{0, -1})
+				out[vertex(x, y+1)] |= 8 // south
 			}
 		}
 	}
 	take := func(v [2]int, incoming dir) (dir, bool) {
-		ds := out[v]
-		if len(ds) == 0 {
+		i := vertex(v[0], v[1])
+		m := out[i]
+		if m == 0 {
 			return dir{}, false
 		}
-		best := 0
-		if len(ds) > 1 {
-			// At a saddle keep turning left: hugging the current inside cell
-			// keeps diagonal neighbours apart.
-			left := dir{-incoming.dy, incoming.dx}
-			for i, d := range ds {
-				if d == left {
-					best = i
-				}
+		// At a saddle keep turning left: hugging the current inside cell
+		// keeps diagonal neighbours apart.
+		b := bit(dir{-incoming.dy, incoming.dx})
+		if m&b == 0 || m&(m-1) == 0 {
+			b = m & -m // the only (or lowest) one
+		}
+		out[i] &^= b
+		for k := range dirs {
+			if b == 1<<k {
+				return dirs[k], true
 			}
 		}
-		d := ds[best]
-		ds[best] = ds[len(ds)-1]
-		out[v] = ds[:len(ds)-1]
-		return d, true
+		return dir{}, false
 	}
+	seen := make([]int32, len(out)) // position in the current path + 1; 0: not on it
 	var rings [][][2]int
-	for start, ds := range out {
-		for len(ds) > 0 {
-			d0 := ds[0]
-			out[start] = ds[1:]
+	for si := range out {
+		start := [2]int{w.x0 + si%vw, w.y0 + si/vw}
+		for out[si] != 0 {
+			b := out[si] & -out[si]
+			out[si] &^= b
+			var d0 dir
+			for k := range dirs {
+				if b == 1<<k {
+					d0 = dirs[k]
+				}
+			}
 			path := [][2]int{start}
-			seen := map[[2]int]int{start: 0}
+			seen[si] = 1
 			v := [2]int{start[0] + d0.dx, start[1] + d0.dy}
 			d := d0
 			for {
-				if i, ok := seen[v]; ok {
+				if i := seen[vertex(v[0], v[1])]; i > 0 {
 					// Closed a loop: cut it out as a ring of its own.
-					loop := append(append([][2]int{}, path[i:]...), v)
+					loop := append(append([][2]int{}, path[i-1:]...), v)
 					rings = append(rings, loop)
-					for _, p := range path[i+1:] {
-						delete(seen, p)
+					for _, p := range path[i:] {
+						seen[vertex(p[0], p[1])] = 0
 					}
-					path = path[:i+1]
+					path = path[:i]
 					if v == start && len(path) == 1 {
 						break
 					}
 				} else {
-					seen[v] = len(path)
 					path = append(path, v)
+					seen[vertex(v[0], v[1])] = int32(len(path))
 				}
 				next, ok := take(v, d)
 				if !ok {
@@ -103,7 +122,9 @@ func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPoly
 				d = next
 				v = [2]int{v[0] + d.dx, v[1] + d.dy}
 			}
-			ds = out[start]
+			for _, p := range path {
+				seen[vertex(p[0], p[1])] = 0
+			}
 		}
 	}
 	var shells []orb.Polygon
@@ -119,6 +140,13 @@ func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPoly
 			holes = append(holes, ring)
 		}
 	}
+	// Each hole goes to the smallest shell around it; shells' areas and
+	// bounds are computed once, and a bound test comes before the ring test.
+	areas := make([]float64, len(shells))
+	bounds := make([]orb.Bound, len(shells))
+	for i, s := range shells {
+		areas[i], bounds[i] = math.Abs(planar.Area(s[0])), s[0].Bound()
+	}
 	for _, h := range holes {
 		// A point just beside the hole's first edge, on the reachable side
 		// (left of a boundary edge), lies in the shell that owns the hole.
@@ -129,8 +157,8 @@ func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPoly
 		probe := orb.Point{mid[0] - dy/g.DLat*g.DLon/n*0.25, mid[1] + dx/g.DLon*g.DLat/n*0.25}
 		best, bestArea := -1, math.Inf(1)
 		for i, s := range shells {
-			if a := math.Abs(planar.Area(s[0])); a < bestArea && planar.RingContains(s[0], probe) {
-				best, bestArea = i, a
+			if areas[i] < bestArea && bounds[i].Contains(probe) && planar.RingContains(s[0], probe) {
+				best, bestArea = i, areas[i]
 			}
 		}
 		if best >= 0 {

@@ -61,9 +61,22 @@ func bandMinutes(minutes []float64) ([]float64, error) {
 // limit in mins.
 func (g *Grid) bands(mins []float64, surface []float32) []Band {
 	out := make([]Band, 0, len(mins))
+	// Contour only the window the largest band reached.
+	w := window{g.W, g.H, 0, 0}
+	top := float32(slices.Max(mins) * 60)
+	for c := 0; c < g.W*g.H; c++ {
+		if surface[c] <= top {
+			x, y := c%g.W, c/g.W
+			w.x0, w.y0, w.x1, w.y1 = min(w.x0, x), min(w.y0, y), max(w.x1, x+1), max(w.y1, y+1)
+		}
+	}
 	for _, m := range mins {
 		limit := float32(m * 60)
-		mp := g.Contour(func(c int) bool { return surface[c] <= limit })
+		if w.x1 <= w.x0 {
+			out = append(out, Band{Minutes: m, Geometry: orb.MultiPolygon{}})
+			continue
+		}
+		mp := g.contourWindow(w, func(c int) bool { return surface[c] <= limit })
 		area := 0.0
 		for _, p := range mp {
 			area += geo.Area(p)
