@@ -350,7 +350,7 @@ func TestReportCoverage(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&csvOut).ReadAll()
-	if err != nil || len(recs) != 1+2*11 || recs[1][3] != "all" {
+	if err != nil || len(recs) != 1+2*11 || recs[1][4] != "all" {
 		t.Fatalf("csv (%v): %v", err, recs)
 	}
 	out := filepath.Join(t.TempDir(), "coverage.xlsx")
@@ -362,7 +362,7 @@ func TestReportCoverage(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, _ := x.GetRows("coverage")
-	if len(rows) != len(recs) || rows[1][4] != recs[1][4] {
+	if len(rows) != len(recs) || rows[1][5] != recs[1][5] {
 		t.Fatalf("xlsx rows %v, csv %v", rows[:2], recs[:2])
 	}
 	for name, args := range map[string][]string{

@@ -24,8 +24,8 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 	var originsWhere, demandWhere stringList
 	fs.Var(&originsWhere, "where", "origin filter ATTR=VALUE (repeatable; VALUE may be v1|v2)")
 	points := fs.String("points", "", "origin points instead of a layer: lon,lat;lon,lat;…")
-	mode := fs.String("mode", "walk", "walk, cycle, drive or transit")
-	minutes := fs.String("minutes", "15", "bands in minutes, e.g. 5,10,15")
+	mode := fs.String("mode", "", "walk, cycle, drive or transit (default walk, or the preset's)")
+	minutes := fs.String("minutes", "", "bands in minutes, e.g. 5,10,15 (default 15, or the preset's)")
 	split := fs.String("split", "none", "none, or nearest for each origin's own area")
 	demandLayer := fs.String("demand", "", "demand layer (default: the town system's county-level units and their census populations)")
 	weight := fs.String("weight", "", "the demand layer's numeric weight attribute, e.g. population")
@@ -33,6 +33,8 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 	groupBy := fs.String("group-by", "", "a polygon layer to report per unit, e.g. town_system")
 	scenario := fs.String("scenario", "existing", "existing or planned (rail lines with status=planned)")
 	out := fs.String("out", "", "write to this file instead of stdout")
+	preset := fs.String("preset", "", "a life-circle preset (GET /api/catchments/presets), e.g. gb50180_15min: fills --mode and --minutes unless given")
+	category := fs.String("category", "", "with --preset: the origin layer's attribute naming each facility's category; one report per category")
 	env, format, err := openReport(ctx, "report coverage", args, stderr, fs, "table", "json", "csv", "xlsx")
 	if err != nil {
 		return err
@@ -58,8 +60,17 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 			return fmt.Errorf("%w: --request: %v", errUsage, err)
 		}
 	} else {
-		req = access.CatchmentRequest{Mode: *mode, Split: *split, GroupBy: *groupBy, Scenario: *scenario, Origins: &access.OriginsRef{}}
+		req = access.CatchmentRequest{Mode: *mode, Split: *split, GroupBy: *groupBy, Scenario: *scenario, Preset: *preset, Origins: &access.OriginsRef{Category: *category}}
+		if *preset == "" && req.Mode == "" {
+			req.Mode = "walk"
+		}
+		if *preset == "" && *minutes == "" {
+			*minutes = "15"
+		}
 		for _, m := range strings.Split(*minutes, ",") {
+			if *minutes == "" {
+				break
+			}
 			v, err := strconv.ParseFloat(strings.TrimSpace(m), 64)
 			if err != nil {
 				return fmt.Errorf("%w: --minutes: %q is not a number", errUsage, m)
@@ -120,11 +131,20 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "band\tunit\tcovered\ttotal\tshare")
-	for _, b := range res.Coverage {
-		fmt.Fprintf(tw, "≤ %g min\tall\t%.0f\t%.0f\t%.1f%%\n", b.Minutes, b.Covered, b.Total, 100*b.Share)
-		for _, u := range b.Units {
-			fmt.Fprintf(tw, "\t%s\t%.0f\t%.0f\t%.1f%%\n", strings.TrimSpace(u.Name+" "+u.Code), u.Covered, u.Total, 100*u.Share)
+	table := func(label string, cov []access.BandCoverage) {
+		for _, b := range cov {
+			fmt.Fprintf(tw, "%s≤ %g min\tall\t%.0f\t%.0f\t%.1f%%\n", label, b.Minutes, b.Covered, b.Total, 100*b.Share)
+			for _, u := range b.Units {
+				fmt.Fprintf(tw, "\t%s\t%.0f\t%.0f\t%.1f%%\n", strings.TrimSpace(u.Name+" "+u.Code), u.Covered, u.Total, 100*u.Share)
+			}
 		}
+	}
+	table("", res.Coverage)
+	for _, c := range res.Categories {
+		if len(c.Coverage) == 0 {
+			fmt.Fprintf(tw, "%s %s\t%s\t\t\t\n", c.Category, c.NameZh, c.Note)
+		}
+		table(c.Category+" "+c.NameZh+" ", c.Coverage)
 	}
 	return tw.Flush()
 }

@@ -42,6 +42,9 @@ type LayerRef struct {
 type OriginsRef struct {
 	LayerRef
 	Points [][]float64 `json:"points,omitempty"`
+	// Category is the attribute naming each facility's kind: with a preset,
+	// one catchment per preset category at its own band.
+	Category string `json:"category,omitempty"`
 }
 
 // DemandRef is the demand layer and its weight attribute.
@@ -60,6 +63,9 @@ type CatchmentRequest struct {
 	GroupBy  string      `json:"group_by,omitempty"`
 	Scenario string      `json:"scenario,omitempty"`
 	SaveAs   string      `json:"save_as,omitempty"`
+	// Preset names a life circle (lifecircles.json): it fills mode and
+	// minutes left out, and with origins.category reports per category.
+	Preset string `json:"preset,omitempty"`
 }
 
 // UnitCoverage is the demand of one administrative unit within a band.
@@ -84,10 +90,11 @@ type BandCoverage struct {
 // CatchmentResult is a catchment run: GeoJSON features plus the coverage
 // table and what the answer rests on.
 type CatchmentResult struct {
-	Features  *geojson.FeatureCollection
-	Coverage  []BandCoverage
-	Uncovered *geojson.FeatureCollection
-	Meta      map[string]any
+	Features   *geojson.FeatureCollection
+	Coverage   []BandCoverage
+	Uncovered  *geojson.FeatureCollection
+	Categories []CategoryResult
+	Meta       map[string]any
 }
 
 // origin is one catchment origin.
@@ -234,9 +241,50 @@ func parseCatchmentMode(v string) (isochrone.Mode, error) {
 	return m, nil
 }
 
+// errNoOrigins is a filter that matches no feature of the origin layer.
+var errNoOrigins = errors.New("no origin matches")
+
 // Catchments runs one catchment request. seePrivate says whether the caller
 // may read private layers.
 func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePrivate bool) (*CatchmentResult, error) {
+	if req.Preset == "" {
+		if req.Origins != nil && req.Origins.Category != "" {
+			return nil, bad("origins.category reports per category of a preset: give preset too")
+		}
+		return s.catchments(ctx, req, seePrivate)
+	}
+	p, err := applyPreset(&req)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.catchments(ctx, req, seePrivate)
+	if err != nil {
+		return nil, err
+	}
+	res.Meta["preset"] = map[string]any{"id": p.ID, "name_zh": p.NameZh, "name_en": p.NameEn, "source": p.Source, "note": p.DistanceNote}
+	if req.Origins.Category == "" {
+		return res, nil
+	}
+	if req.Origins.Layer == "" {
+		return nil, bad("origins.category needs origins.layer")
+	}
+	l, err := s.reg.Get(ctx, req.Origins.Layer)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := l.Column(req.Origins.Category); !ok {
+		return nil, &httpapi.Error{Status: http.StatusNotFound, Message: fmt.Sprintf("origins.category: layer %q has no attribute %q", l.Name, req.Origins.Category)}
+	}
+	cats, feats, err := s.byCategory(ctx, req, p, seePrivate)
+	if err != nil {
+		return nil, err
+	}
+	res.Categories = cats
+	res.Features.Features = append(res.Features.Features, feats...)
+	return res, nil
+}
+
+func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePrivate bool) (*CatchmentResult, error) {
 	start := time.Now()
 	timings := map[string]float64{}
 	lap := start
@@ -345,7 +393,8 @@ func (s *Service) Catchments(ctx context.Context, req CatchmentRequest, seePriva
 			return nil, bad("origins: layer %q has more than %d matching features; narrow it with where", l.Name, MaxCatchmentOrigins)
 		}
 		if len(origins) == 0 {
-			return nil, bad("origins: no feature of layer %q matches %s", l.Name, whereText(req.Origins.Where))
+			return nil, &httpapi.Error{Status: http.StatusBadRequest, Err: errNoOrigins,
+				Message: fmt.Sprintf("origins: no feature of layer %q matches %s", l.Name, whereText(req.Origins.Where))}
 		}
 		originDesc["layer"], originDesc["version"] = l.Name, l.Version
 		if len(req.Origins.Where) > 0 {

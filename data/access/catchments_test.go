@@ -245,11 +245,11 @@ func TestCatchmentsCoverPointDemandPerUnit(t *testing.T) {
 	if err != nil || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" {
 		t.Fatalf("csv: %v %s", err, resp.Header.Get("Content-Type"))
 	}
-	if strings.Join(recs[0], ",") != "minutes,unit_id,unit_code,unit_name,covered,total,share" || len(recs)-1 != len(rows) {
+	if strings.Join(recs[0], ",") != "category,minutes,unit_id,unit_code,unit_name,covered,total,share" || len(recs)-1 != len(rows) {
 		t.Fatalf("csv header %v, %d rows, want %d", recs[0], len(recs)-1, len(rows))
 	}
 	for i, r := range recs[1:] {
-		got := []string{r[0], r[3], r[4], r[5]}
+		got := []string{r[1], r[4], r[5], r[6]}
 		for k := range got {
 			a, _ := strconv.ParseFloat(got[k], 64)
 			e, _ := strconv.ParseFloat(rows[i][k], 64)
@@ -272,9 +272,9 @@ func TestCatchmentsCoverPointDemandPerUnit(t *testing.T) {
 		t.Fatalf("xlsx %d rows, want %d", len(xr)-1, len(rows))
 	}
 	for i, r := range xr[1:] {
-		a, _ := strconv.ParseFloat(r[4], 64)
+		a, _ := strconv.ParseFloat(r[5], 64)
 		e, _ := strconv.ParseFloat(rows[i][2], 64)
-		if math.Abs(a-e) > 1e-6 || r[3] != rows[i][1] {
+		if math.Abs(a-e) > 1e-6 || r[4] != rows[i][1] {
 			t.Fatalf("xlsx row %d: %v, json %v", i, r, rows[i])
 		}
 	}
@@ -290,7 +290,7 @@ func TestCatchmentsCoverPointDemandPerUnit(t *testing.T) {
 	}
 	first, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.HasPrefix(string(first), "minutes,unit_id") {
+	if !strings.HasPrefix(string(first), "category,minutes,unit_id") {
 		t.Fatalf("Accept: text/csv gave %.80s", first)
 	}
 }
@@ -415,5 +415,113 @@ func TestCatchmentsBadRequests(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("admin on a private layer: %d", resp.StatusCode)
+	}
+}
+
+// Presets: the definitions file lists each circle with its source; a
+// preset fills mode and bands, and with origins.category reports each
+// facility category at its own band, from the facilities named by it.
+func TestCatchmentPresets(t *testing.T) {
+	f := newFixture(t)
+	status, lc, raw := f.get(t, "/api/catchments/presets")
+	if status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	seen := map[string]bool{}
+	for _, p := range lc["presets"].([]any) {
+		p := p.(map[string]any)
+		id := p["id"].(string)
+		if seen[id] || p["source"] == "" || p["distance_note"] == "" || len(p["minutes"].([]any)) == 0 {
+			t.Errorf("preset %v", p)
+		}
+		seen[id] = true
+		top := 0.0
+		for _, m := range p["minutes"].([]any) {
+			top = math.Max(top, m.(float64))
+		}
+		for _, c := range p["categories"].([]any) {
+			c := c.(map[string]any)
+			if m := c["minutes"].(float64); m <= 0 || m > top || len(c["aliases"].([]any)) == 0 {
+				t.Errorf("%s: category %v", id, c)
+			}
+		}
+	}
+	for _, want := range []string{"gb50180_5min", "gb50180_10min", "gb50180_15min", "tdt1062_community", "suzhou_town", "suzhou_city_45min"} {
+		if !seen[want] {
+			t.Errorf("no preset %s", want)
+		}
+	}
+
+	f.makeLayer(t, "homes", "point", `CREATE TABLE homes AS SELECT 1 + (i % 5)::int AS people, geom
+		FROM (SELECT row_number() OVER () AS i, geom FROM (SELECT (ST_Dump(ST_GeneratePoints(ST_Buffer(ST_SetSRID(ST_MakePoint(120.62, 31.31), 4326)::geography, 6000)::geometry, 2000, 3))).geom) g) n`)
+	f.makeLayer(t, "amenities", "point", `CREATE TABLE amenities AS SELECT (ARRAY['小学', 'primary_school', '幼儿园', '网吧'])[1 + i % 4] AS kind, geom
+		FROM (SELECT row_number() OVER () AS i, geom FROM (SELECT (ST_Dump(ST_GeneratePoints(ST_Buffer(ST_SetSRID(ST_MakePoint(120.62, 31.31), 4326)::geography, 5000)::geometry, 24, 5))).geom) g) n`)
+	status, fc, raw := f.post(t, "/api/catchments", map[string]any{"preset": "gb50180_15min",
+		"origins": map[string]any{"layer": "amenities", "category": "kind"}, "demand": map[string]any{"layer": "homes", "weight": "people"}})
+	if status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	meta := fc["metadata"].(map[string]any)
+	if meta["mode"] != "walk" || meta["preset"].(map[string]any)["id"] != "gb50180_15min" || len(fc["coverage"].([]any)) != 3 {
+		t.Fatalf("preset not applied: mode %v preset %v coverage %v", meta["mode"], meta["preset"], fc["coverage"])
+	}
+	cats := fc["categories"].([]any)
+	if len(cats) != 8 {
+		t.Fatalf("%d categories", len(cats))
+	}
+	for _, c := range cats {
+		c := c.(map[string]any)
+		id := c["category"].(string)
+		var want int64
+		switch id {
+		case "primary_school":
+			want = f.sql(t, "SELECT count(*) FROM amenities WHERE kind IN ('小学', 'primary_school')").(int64)
+		case "kindergarten":
+			want = f.sql(t, "SELECT count(*) FROM amenities WHERE kind = '幼儿园'").(int64)
+		}
+		if int64(num(c["origins"])) != want {
+			t.Fatalf("%s: %v origins, want %d", id, c["origins"], want)
+		}
+		if want == 0 {
+			if c["note"] == nil || len(c["coverage"].([]any)) != 0 {
+				t.Errorf("%s without facilities: %v", id, c)
+			}
+			continue
+		}
+		// The category's band is its own, and its coverage is what PostGIS
+		// finds inside the category's feature.
+		var band string
+		for _, ft := range fc["features"].([]any) {
+			if props(ft)["category"] == id {
+				band = geometry(t, ft)
+				if num(props(ft)["minutes"]) != num(c["minutes"]) {
+					t.Fatalf("%s: feature of %v min, category band %v", id, props(ft)["minutes"], c["minutes"])
+				}
+			}
+		}
+		cov := c["coverage"].([]any)[0].(map[string]any)
+		inside := f.sql(t, "SELECT coalesce(sum(people), 0)::float8 FROM homes WHERE ST_Intersects(geom, ST_GeomFromGeoJSON($1))", band).(float64)
+		if band == "" || math.Abs(num(cov["covered"])-inside) > 0.5 {
+			t.Errorf("%s: covered %v, PostGIS %v", id, cov["covered"], inside)
+		}
+	}
+	for name, c := range map[string]struct {
+		body   map[string]any
+		status int
+		says   string
+	}{
+		"town circles need a mode": {map[string]any{"preset": "suzhou_town", "origins": map[string]any{"layer": "amenities"}}, 400, "does not fix a mode"},
+		"unknown preset":           {map[string]any{"preset": "20min", "origins": map[string]any{"layer": "amenities"}}, 404, "no preset"},
+		"category without preset":  {map[string]any{"origins": map[string]any{"layer": "amenities", "category": "kind"}, "mode": "walk", "minutes": []int{5}}, 400, "give preset"},
+		"unknown category attr":    {map[string]any{"preset": "gb50180_5min", "origins": map[string]any{"layer": "amenities", "category": "type"}}, 404, "no attribute"},
+	} {
+		status, v, raw := f.post(t, "/api/catchments", c.body)
+		if status != c.status || !strings.Contains(fmt.Sprint(v["error"]), c.says) {
+			t.Errorf("%s: %d %s", name, status, raw)
+		}
+	}
+	status, fc, raw = f.post(t, "/api/catchments", map[string]any{"preset": "suzhou_town", "mode": "cycle", "origins": map[string]any{"layer": "amenities"}})
+	if status != 200 || len(fc["features"].([]any)) != 3 {
+		t.Fatalf("town circles by bike: %d %.300s", status, raw)
 	}
 }

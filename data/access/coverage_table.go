@@ -14,17 +14,23 @@ import (
 
 // CoverageHeader is the coverage table's header: one row per band for all
 // demand, then one per unit of that band when grouped.
-var CoverageHeader = []string{"minutes", "unit_id", "unit_code", "unit_name", "covered", "total", "share"}
+var CoverageHeader = []string{"category", "minutes", "unit_id", "unit_code", "unit_name", "covered", "total", "share"}
 
 // CoverageRows is the coverage table of a catchment run.
 func (r *CatchmentResult) CoverageRows() [][]string {
 	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	var rows [][]string
-	for _, b := range r.Coverage {
-		rows = append(rows, []string{num(b.Minutes), "", "", "all", num(b.Covered), num(b.Total), num(b.Share)})
-		for _, u := range b.Units {
-			rows = append(rows, []string{num(b.Minutes), strconv.FormatInt(u.ID, 10), u.Code, u.Name, num(u.Covered), num(u.Total), num(u.Share)})
+	add := func(category string, cov []BandCoverage) {
+		for _, b := range cov {
+			rows = append(rows, []string{category, num(b.Minutes), "", "", "all", num(b.Covered), num(b.Total), num(b.Share)})
+			for _, u := range b.Units {
+				rows = append(rows, []string{category, num(b.Minutes), strconv.FormatInt(u.ID, 10), u.Code, u.Name, num(u.Covered), num(u.Total), num(u.Share)})
+			}
 		}
+	}
+	add("", r.Coverage)
+	for _, c := range r.Categories {
+		add(c.Category, c.Coverage)
 	}
 	return rows
 }
@@ -59,16 +65,22 @@ func (r *CatchmentResult) WriteXLSX(w io.Writer) error {
 		}
 		row++
 	}
-	for _, b := range r.Coverage {
-		put(b.Minutes, nil, nil, "all", b.Covered, b.Total, b.Share)
-		for _, u := range b.Units {
-			put(b.Minutes, u.ID, u.Code, u.Name, u.Covered, u.Total, u.Share)
+	add := func(category any, cov []BandCoverage) {
+		for _, b := range cov {
+			put(category, b.Minutes, nil, nil, "all", b.Covered, b.Total, b.Share)
+			for _, u := range b.Units {
+				put(category, b.Minutes, u.ID, u.Code, u.Name, u.Covered, u.Total, u.Share)
+			}
 		}
+	}
+	add(nil, r.Coverage)
+	for _, c := range r.Categories {
+		add(c.Category, c.Coverage)
 	}
 	if _, err := f.NewSheet("about"); err != nil {
 		return err
 	}
-	keys := []string{"network", "note", "mode", "scenario", "split", "origins", "demand", "group_by", "layer_versions", "network_built_at", "parameters"}
+	keys := []string{"network", "note", "mode", "scenario", "split", "preset", "origins", "demand", "group_by", "layer_versions", "network_built_at", "parameters"}
 	for i, k := range keys {
 		v, ok := r.Meta[k]
 		if !ok {
@@ -140,6 +152,10 @@ func (r *CatchmentResult) WriteGeoJSON(w io.Writer) error {
 // the uncovered demand, the network and note (as isochrones have them)
 // and the metadata.
 func extraMembers(res *CatchmentResult) map[string]any {
-	return map[string]any{"coverage": res.Coverage, "uncovered": res.Uncovered,
+	m := map[string]any{"coverage": res.Coverage, "uncovered": res.Uncovered,
 		"network": res.Meta["network"], "note": res.Meta["note"], "metadata": res.Meta}
+	if res.Categories != nil {
+		m["categories"] = res.Categories
+	}
+	return m
 }
