@@ -32,6 +32,7 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.Var(&demandWhere, "demand-where", "demand filter ATTR=VALUE (repeatable)")
 	groupBy := fs.String("group-by", "", "a polygon layer to report per unit, e.g. town_system")
 	scenario := fs.String("scenario", "existing", "existing or planned (rail lines with status=planned)")
+	compare := fs.String("compare", "", "measure the same in this scenario too (existing or planned) and report the difference")
 	out := fs.String("out", "", "write to this file instead of stdout")
 	preset := fs.String("preset", "", "a life-circle preset (GET /api/catchments/presets), e.g. gb50180_15min: fills --mode and --minutes unless given")
 	category := fs.String("category", "", "with --preset: the origin layer's attribute naming each facility's category; one report per category")
@@ -96,6 +97,9 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 		default:
 			return fmt.Errorf("%w: give --origins LAYER, --points or --request", errUsage)
 		}
+		if *compare != "" {
+			req.Compare = &access.CompareRef{Scenario: *compare}
+		}
 		if *demandLayer != "" {
 			req.Demand = &access.DemandRef{LayerRef: access.LayerRef{Layer: *demandLayer}, Weight: *weight}
 			if req.Demand.Where, err = whereFlags(demandWhere.values); err != nil {
@@ -145,6 +149,15 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 			fmt.Fprintf(tw, "%s %s\t%s\t\t\t\n", c.Category, c.NameZh, c.Note)
 		}
 		table(c.Category+" "+c.NameZh+" ", c.Coverage)
+	}
+	if c := res.Comparison; c != nil {
+		fmt.Fprintf(tw, "\n%s → %s\tunit\tcovered\tcompared\tdifference\tgained km²\n", c.Scenario, c.Against)
+		for _, b := range c.Bands {
+			fmt.Fprintf(tw, "≤ %g min\tall\t%.0f\t%.0f\t%+.0f\t%.2f\n", b.Minutes, b.Covered, b.Compared, b.Difference, b.GainedKm2)
+			for _, u := range b.Units {
+				fmt.Fprintf(tw, "\t%s\t%.0f\t%.0f\t%+.0f\t\n", strings.TrimSpace(u.Name+" "+u.Code), u.Covered, u.Compared, u.Difference)
+			}
+		}
 	}
 	return tw.Flush()
 }

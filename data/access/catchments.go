@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/gusu-gis/gusu/data/httpapi"
@@ -66,6 +67,8 @@ type CatchmentRequest struct {
 	// Preset names a life circle (lifecircles.json): it fills mode and
 	// minutes left out, and with origins.category reports per category.
 	Preset string `json:"preset,omitempty"`
+	// Compare measures the same request in a second scenario as well.
+	Compare *CompareRef `json:"compare,omitempty"`
 }
 
 // UnitCoverage is the demand of one administrative unit within a band.
@@ -94,6 +97,7 @@ type CatchmentResult struct {
 	Coverage   []BandCoverage
 	Uncovered  *geojson.FeatureCollection
 	Categories []CategoryResult
+	Comparison *Comparison
 	Meta       map[string]any
 }
 
@@ -464,41 +468,13 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	for _, d := range demand {
 		total += d.Weight
 	}
-	ownerCovered := map[[2]int]float64{} // (origin, band) → weight
-	itemShare := make([][]float64, len(demand))
-	for bi, m := range sorted {
-		limit := float32(m * 60)
-		bc := BandCoverage{Minutes: m, Total: total}
-		var perUnit []UnitCoverage
-		if unitOf != nil {
-			perUnit = slices.Clone(units)
+	var ownerCovered map[[2]int]float64
+	var itemShare [][]float64
+	res.Coverage, ownerCovered, itemShare = coverage(c, demand, sorted, total, units, unitOf)
+	if req.Compare != nil {
+		if err := s.compare(ctx, b, q, roads, req.Compare, c, demand, sorted, total, units, unitOf, res); err != nil {
+			return nil, err
 		}
-		for i, d := range demand {
-			share := c.Covered(d.foot, limit, func(o int32, sh float32) {
-				ownerCovered[[2]int{int(o), bi}] += d.Weight * float64(sh)
-			})
-			itemShare[i] = append(itemShare[i], share)
-			bc.Covered += d.Weight * share
-			if unitOf != nil {
-				for k, cell := range d.foot.Cells {
-					if u := unitOf[cell]; u >= 0 {
-						w := d.Weight * float64(d.foot.Shares[k])
-						perUnit[u].Total += w
-						if c.Secs[cell] <= limit {
-							perUnit[u].Covered += w
-						}
-					}
-				}
-			}
-		}
-		bc.Covered, bc.Share = round2(bc.Covered), shareOf(bc.Covered, total)
-		for k := range perUnit {
-			perUnit[k].Covered, perUnit[k].Total = round2(perUnit[k].Covered), round2(perUnit[k].Total)
-			perUnit[k].Share = shareOf(perUnit[k].Covered, perUnit[k].Total)
-		}
-		bc.Units = perUnit
-		bc.Total = round2(total)
-		res.Coverage = append(res.Coverage, bc)
 	}
 	bandIndex := func(m float64) int { return slices.Index(sorted, m) }
 	withDemand := demand != nil || req.Demand != nil
@@ -584,6 +560,137 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	}
 	res.Meta = meta
 	return res, nil
+}
+
+// coverage measures demand against a catchment per band (sorted minutes):
+// per band and unit, per (origin, band), and each item's covered share.
+func coverage(c *isochrone.Catchment, demand []demandItem, sorted []float64, total float64, units []UnitCoverage, unitOf []int32) ([]BandCoverage, map[[2]int]float64, [][]float64) {
+	var out []BandCoverage
+	ownerCovered := map[[2]int]float64{} // (origin, band) → weight
+	itemShare := make([][]float64, len(demand))
+	for bi, m := range sorted {
+		limit := float32(m * 60)
+		bc := BandCoverage{Minutes: m, Total: total}
+		var perUnit []UnitCoverage
+		if unitOf != nil {
+			perUnit = slices.Clone(units)
+		}
+		for i, d := range demand {
+			share := c.Covered(d.foot, limit, func(o int32, sh float32) {
+				ownerCovered[[2]int{int(o), bi}] += d.Weight * float64(sh)
+			})
+			itemShare[i] = append(itemShare[i], share)
+			bc.Covered += d.Weight * share
+			if unitOf != nil {
+				for k, cell := range d.foot.Cells {
+					if u := unitOf[cell]; u >= 0 {
+						w := d.Weight * float64(d.foot.Shares[k])
+						perUnit[u].Total += w
+						if c.Secs[cell] <= limit {
+							perUnit[u].Covered += w
+						}
+					}
+				}
+			}
+		}
+		bc.Covered, bc.Share = round2(bc.Covered), shareOf(bc.Covered, total)
+		for k := range perUnit {
+			perUnit[k].Covered, perUnit[k].Total = round2(perUnit[k].Covered), round2(perUnit[k].Total)
+			perUnit[k].Share = shareOf(perUnit[k].Covered, perUnit[k].Total)
+		}
+		bc.Units = perUnit
+		bc.Total = round2(total)
+		out = append(out, bc)
+	}
+	return out, ownerCovered, itemShare
+}
+
+// CompareRef is a second scenario to measure the same request against.
+type CompareRef struct {
+	Scenario string `json:"scenario"`
+}
+
+// UnitChange is a unit's coverage in both scenarios.
+type UnitChange struct {
+	ID         int64   `json:"id"`
+	Code       string  `json:"code,omitempty"`
+	Name       string  `json:"name,omitempty"`
+	Covered    float64 `json:"covered"`
+	Compared   float64 `json:"covered_compared"`
+	Difference float64 `json:"difference"`
+}
+
+// BandChange is one band's coverage in both scenarios and the areas the
+// compared scenario gains and loses.
+type BandChange struct {
+	Minutes    float64      `json:"minutes"`
+	Covered    float64      `json:"covered"`
+	Compared   float64      `json:"covered_compared"`
+	Difference float64      `json:"difference"`
+	GainedKm2  float64      `json:"gained_km2"`
+	LostKm2    float64      `json:"lost_km2"`
+	Units      []UnitChange `json:"units,omitempty"`
+}
+
+// Comparison is a request measured in two scenarios.
+type Comparison struct {
+	Scenario string       `json:"scenario"`
+	Against  string       `json:"compared_scenario"`
+	Bands    []BandChange `json:"bands"`
+	// Gained holds per band the area reached in the compared scenario only.
+	Gained *geojson.FeatureCollection `json:"gained"`
+}
+
+// compare runs the same search in the compared scenario (on the same
+// network and grid) and reports both coverages, their difference per band
+// and unit, and the areas gained and lost.
+func (s *Service) compare(ctx context.Context, b *built, q Query, roads bool, ref *CompareRef, c *isochrone.Catchment, demand []demandItem, sorted []float64, total float64, units []UnitCoverage, unitOf []int32, res *CatchmentResult) error {
+	planned, err := parseScenario(ref.Scenario)
+	if err != nil || ref.Scenario == "" {
+		return bad("compare.scenario must be existing or planned, not %q", ref.Scenario)
+	}
+	var c2 *isochrone.Catchment
+	if roads {
+		c2 = c // the road network has no planned rail: the same answer
+	} else if c2, err = b.net.Catchment(q.Origins, q.Mode, slices.Max(sorted), planned); err != nil {
+		return originError(err)
+	}
+	cov2, _, _ := coverage(c2, demand, sorted, total, units, unitOf)
+	name := func(p bool) string {
+		if p {
+			return "planned"
+		}
+		return "existing"
+	}
+	cmp := &Comparison{Scenario: name(q.Planned), Against: name(planned), Gained: geojson.NewFeatureCollection()}
+	g := c.Grid
+	for bi, m := range sorted {
+		lim := float32(m * 60)
+		bc := BandChange{Minutes: m, Covered: res.Coverage[bi].Covered, Compared: cov2[bi].Covered, Difference: round2(cov2[bi].Covered - res.Coverage[bi].Covered)}
+		for k, u := range res.Coverage[bi].Units {
+			v := cov2[bi].Units[k]
+			bc.Units = append(bc.Units, UnitChange{ID: u.ID, Code: u.Code, Name: u.Name, Covered: u.Covered, Compared: v.Covered, Difference: round2(v.Covered - u.Covered)})
+		}
+		gained := g.Contour(func(i int) bool { return c2.Secs[i] <= lim && c.Secs[i] > lim })
+		lost := g.Contour(func(i int) bool { return c.Secs[i] <= lim && c2.Secs[i] > lim })
+		bc.GainedKm2, bc.LostKm2 = round2(areaKm2(gained)), round2(areaKm2(lost))
+		if len(gained) > 0 {
+			f := geojson.NewFeature(gained)
+			f.Properties = geojson.Properties{"minutes": m, "area_km2": bc.GainedKm2, "scenario": cmp.Against}
+			cmp.Gained.Append(f)
+		}
+		cmp.Bands = append(cmp.Bands, bc)
+	}
+	res.Comparison = cmp
+	return ctx.Err()
+}
+
+func areaKm2(mp orb.MultiPolygon) float64 {
+	a := 0.0
+	for _, p := range mp {
+		a += geo.Area(p)
+	}
+	return a / 1e6
 }
 
 func cmpOr(s, def string) string {

@@ -525,3 +525,88 @@ func TestCatchmentPresets(t *testing.T) {
 		t.Fatalf("town circles by bike: %d %.300s", status, raw)
 	}
 }
+
+// Existing against planned: with a planned line from Suzhou station to
+// Kunshan, a transit catchment from the station gains area around the new
+// stop; the comparison's coverages equal the two scenarios asked for
+// separately, and its gained area equals PostGIS's difference of their bands.
+func TestCatchmentsCompareScenarios(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	kunshan := f.sql(t, "SELECT ST_X(seat) || ',' || ST_Y(seat) FROM town_system WHERE code = '320583'").(string)
+	for _, sql := range []string{
+		"INSERT INTO rail_stations (station_id, name, kind, status, lines, geom) VALUES ('test:ks', '昆山中心（规划）', 'intercity', 'planned', '{苏昆城际}', ST_SetSRID(ST_MakePoint(" + kunshan + "), 4326))",
+		"INSERT INTO rail_lines (line_id, name, kind, status, schematic, avg_speed_kmh, headway_min, geom) SELECT 'test:sk', '苏昆城际', 'intercity', 'planned', true, 120, 10, ST_Multi(ST_MakeLine(a.geom, b.geom)) FROM rail_stations a, rail_stations b WHERE a.name = '苏州' AND b.station_id = 'test:ks'",
+	} {
+		if _, err := f.pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	station := f.sql(t, "SELECT json_build_array(ST_X(geom), ST_Y(geom))::text FROM rail_stations WHERE name = '苏州'").(string)
+	var at []float64
+	json.Unmarshal([]byte(station), &at)
+	body := func(scenario string, compare bool) map[string]any {
+		b := map[string]any{"origins": map[string]any{"points": [][]float64{at}}, "mode": "transit", "minutes": []float64{20, 40}, "scenario": scenario, "group_by": "town_system"}
+		if compare {
+			b["compare"] = map[string]any{"scenario": "planned"}
+		}
+		return b
+	}
+	var fc map[string]any
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var status int
+		var raw []byte
+		status, fc, raw = f.post(t, "/api/catchments", body("existing", true))
+		if status != 200 {
+			t.Fatalf("%d %s", status, raw)
+		}
+		if num(fc["comparison"].(map[string]any)["bands"].([]any)[1].(map[string]any)["gained_km2"]) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the planned line gained nothing: %v", fc["comparison"])
+		}
+	}
+	_, existing, _ := f.post(t, "/api/catchments", body("existing", false))
+	_, planned, _ := f.post(t, "/api/catchments", body("planned", false))
+	cmp := fc["comparison"].(map[string]any)
+	if cmp["scenario"] != "existing" || cmp["compared_scenario"] != "planned" {
+		t.Fatalf("comparison %v", cmp)
+	}
+	bandOf := func(fc map[string]any, m float64) string {
+		for _, ft := range fc["features"].([]any) {
+			if num(props(ft)["minutes"]) == m {
+				return geometry(t, ft)
+			}
+		}
+		t.Fatalf("no %v-minute band", m)
+		return ""
+	}
+	for bi, b := range cmp["bands"].([]any) {
+		b := b.(map[string]any)
+		m := num(b["minutes"])
+		e := existing["coverage"].([]any)[bi].(map[string]any)
+		p := planned["coverage"].([]any)[bi].(map[string]any)
+		if num(b["covered"]) != num(e["covered"]) || num(b["covered_compared"]) != num(p["covered"]) || math.Abs(num(b["difference"])-(num(p["covered"])-num(e["covered"]))) > 0.02 {
+			t.Errorf("%v min: comparison %v; existing %v, planned %v", m, b, e["covered"], p["covered"])
+		}
+		for k, u := range b["units"].([]any) {
+			u := u.(map[string]any)
+			if num(u["covered_compared"]) != num(p["units"].([]any)[k].(map[string]any)["covered"]) {
+				t.Errorf("%v min, unit %v: %v", m, u["name"], u)
+			}
+		}
+		gained := f.sql(t, "SELECT ST_Area(ST_Difference(ST_GeomFromGeoJSON($1), ST_GeomFromGeoJSON($2))::geography) / 1e6", bandOf(planned, m), bandOf(existing, m)).(float64)
+		if math.Abs(gained-num(b["gained_km2"])) > 0.01*gained+0.05 {
+			t.Errorf("%v min: gained %v km², PostGIS difference %.2f", m, b["gained_km2"], gained)
+		}
+		t.Logf("%v min: %v → %v people (+%v), gained %v km² (PostGIS %.2f), lost %v", m, b["covered"], b["covered_compared"], b["difference"], b["gained_km2"], gained, b["lost_km2"])
+	}
+	g := cmp["gained"].(map[string]any)["features"].([]any)
+	if len(g) == 0 || !f.sql(t, "SELECT ST_DWithin(ST_GeomFromGeoJSON($1), geom, 0.003) FROM rail_stations WHERE station_id = 'test:ks'", geometry(t, g[len(g)-1])).(bool) {
+		t.Errorf("the gained area of the largest band is not around the new stop")
+	}
+	if status, _, raw := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"points": [][]float64{at}}, "mode": "transit", "minutes": []float64{20}, "compare": map[string]any{"scenario": "later"}}); status != 400 {
+		t.Errorf("bad compare scenario: %d %s", status, raw)
+	}
+}

@@ -157,5 +157,8 @@ func extraMembers(res *CatchmentResult) map[string]any {
 	if res.Categories != nil {
 		m["categories"] = res.Categories
 	}
+	if res.Comparison != nil {
+		m["comparison"] = res.Comparison
+	}
 	return m
 }
