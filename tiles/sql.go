@@ -151,8 +151,10 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 	}
 	// No "WHERE geom IS NOT NULL" on q: ST_AsMVT skips NULL geometries, and
 	// the planner would push that filter into the scan and compute
-	// ST_AsMVTGeom, the costliest step, twice per row.
-	return fmt.Sprintf(`COALESCE((SELECT ST_AsMVT(q, %s::text, %d, 'geom', 'id') FROM (
+	// ST_AsMVTGeom, the costliest step, twice per row. Features in id order:
+	// the same tile is the same bytes from any plan, instance or export, so
+	// ETags agree across instances.
+	return fmt.Sprintf(`COALESCE((SELECT ST_AsMVT(q, %s::text, %d, 'geom', 'id' ORDER BY q.id) FROM (
   SELECT %s, ST_AsMVTGeom(%s, %s, %d, %d, true) AS geom
   FROM %s
 ) AS q), ''::bytea)`,

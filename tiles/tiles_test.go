@@ -562,7 +562,7 @@ func TestTileQueryGolden(t *testing.T) {
 	l := &layers.Layer{Name: "rail_stations", Table: "rail_stations", GeometryType: "point", TileExtent: 4096, TileBuffer: 64,
 		Columns: []layers.Column{{Name: "name", PGType: "text"}, {Name: "lines", PGType: "_text"}}}
 	q := tiles.TileQuery(maptile.New(1, 2, 3), []tiles.LayerPlan{{Layer: l, Properties: l.Columns}})
-	want := `SELECT COALESCE((SELECT ST_AsMVT(q, $8::text, 4096, 'geom', 'id') FROM (
+	want := `SELECT COALESCE((SELECT ST_AsMVT(q, $8::text, 4096, 'geom', 'id' ORDER BY q.id) FROM (
   SELECT t.id, t."name" AS "name", array_to_string(t."lines", ',') AS "lines", ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom
   FROM "rail_stations" t WHERE t.geom && ST_MakeEnvelope($4, $5, $6, $7, 4326)
 ) AS q), ''::bytea)`

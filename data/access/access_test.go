@@ -18,9 +18,11 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/access"
 	"github.com/gusu-gis/gusu/data/dbtest"
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/roads"
 	"github.com/gusu-gis/gusu/geo/isochrone"
 )
 
@@ -369,5 +371,48 @@ func TestConcurrentRequests(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The bundled old-city streets are the road network from the first start:
+// a walk in the old city follows them ("roads"), one outside it stays an
+// off-network estimate; the bundle loads them once, and never over a road
+// network the database already has.
+func TestBundledOldCityStreets(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Second); f.svc.RoadNetwork() == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no road network from the bundle")
+		}
+	}
+	status, fc, raw := f.get(t, "/api/isochrones?lon=120.6195&lat=31.3110&minutes=15&mode=walk")
+	if status != 200 || fc["metadata"].(map[string]any)["network"] != access.ModelRoads {
+		t.Fatalf("old city walk: %d %.300s", status, raw)
+	}
+	code := f.sql(t, "SELECT code FROM town_system WHERE name_en = 'Mudu'").(string)
+	_, fc, _ = f.get(t, "/api/isochrones?from=town:"+code+"&minutes=15&mode=walk")
+	if fc["metadata"].(map[string]any)["network"] != access.ModelOffNetwork {
+		t.Fatalf("Mudu walk: %v", fc["metadata"])
+	}
+	source := f.sql(t, "SELECT source FROM gusu_layers WHERE name = 'roads'").(string)
+	version := f.sql(t, "SELECT version FROM gusu_layers WHERE name = 'roads'").(int64)
+	if !strings.HasPrefix(source, "bundled") || f.sql(t, "SELECT value FROM gusu_meta WHERE key = 'bundle:roads'").(string) != source {
+		t.Fatalf("roads source %q", source)
+	}
+	again, err := roads.ImportBundled(ctx, f.pool, data.Suzhou, "suzhou/roads_gusu.geojson", "bundled again")
+	if err != nil || again != nil {
+		t.Fatalf("a second bundle load imported: %+v %v", again, err)
+	}
+	// A database that had roads before the bundle carried streets keeps them.
+	if _, err := f.pool.Exec(ctx, "DELETE FROM gusu_meta WHERE key = 'bundle:roads'"); err != nil {
+		t.Fatal(err)
+	}
+	again, err = roads.ImportBundled(ctx, f.pool, data.Suzhou, "suzhou/roads_gusu.geojson", "bundled again")
+	if err != nil || again != nil || f.sql(t, "SELECT version FROM gusu_layers WHERE name = 'roads'").(int64) != version {
+		t.Fatalf("the bundle replaced an existing road network: %+v %v", again, err)
+	}
+	if f.sql(t, "SELECT count(*) FROM gusu_meta WHERE key = 'bundle:roads'").(int64) != 1 {
+		t.Fatal("the decision to keep the network was not recorded")
 	}
 }

@@ -377,9 +377,11 @@ func (s *Service) metadata(b *built, roads bool, q Query, took time.Duration) ma
 	if q.Planned {
 		scenario = "planned"
 	}
-	why := "no road network has been imported (no open road network covers all of Suzhou)"
-	if b.roads != nil {
-		why = "the imported road network has no road node within 500 m of it"
+	why := "no road network is loaded (no open road network covers all of Suzhou)"
+	if b.roads != nil && q.Mode == isochrone.Transit {
+		why = "transit runs on the surface-and-rail model (stations are not joined to road networks yet)"
+	} else if b.roads != nil {
+		why = "the road network (bundled: the old city's OSM streets; or an imported one) has no road node within 500 m of every origin, and no open road network covers the rest of Suzhou"
 	}
 	network, note := ModelOffNetwork, "Off-network estimate: "+why+"; travel between any two points on land is estimated "+
 		"at the mode's speed divided by the detour factor, lakes and the Yangtze impassable, plus the rail network."

@@ -491,6 +491,15 @@ func (s *Service) loadRoads(ctx context.Context, edgesTable string) (*isochrone.
 	return net, index, err
 }
 
+// BuiltVersion is the version of layer the current network was built
+// from (0: none, or not built yet).
+func (s *Service) BuiltVersion(layer string) int64 {
+	if b := s.cur.Load(); b != nil {
+		return b.versions[layer]
+	}
+	return 0
+}
+
 // RoadNetwork returns the current road network (nil if none), for the
 // pgRouting cross-check and the benchmark.
 func (s *Service) RoadNetwork() *isochrone.RoadNetwork {

@@ -26,10 +26,11 @@ const portoAlegre = "../../../shared/data/raw/r5r-porto-alegre-gtfs-osm/"
 func TestPortoAlegreShareWithinFifteenMinutesWalk(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := roads.Import(ctx, f.pool, portoAlegre+"poa_osm.pbf", osmroads.Options{}, "poa_osm.pbf"); err != nil {
+	imported, err := roads.Import(ctx, f.pool, portoAlegre+"poa_osm.pbf", osmroads.Options{}, "poa_osm.pbf")
+	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); f.svc.RoadNetwork() == nil; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); f.svc.BuiltVersion("roads") != int64(imported.Version); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the road network was not picked up")
 		}

@@ -126,7 +126,7 @@ func TestRoadLinesFromGeoJSON(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&fc)
 	resp.Body.Close()
 	if note, _ := fc.Metadata["note"].(string); resp.StatusCode != 200 || fc.Metadata["network"] != ModelOffNetwork ||
-		!strings.HasPrefix(note, "Off-network estimate: the imported road network has no road node within 500 m") {
+		!strings.HasPrefix(note, "Off-network estimate: the road network (bundled: the old city's OSM streets; or an imported one) has no road node within 500 m") {
 		t.Fatalf("walk outside the streets: %d %v", resp.StatusCode, fc.Metadata)
 	}
 }

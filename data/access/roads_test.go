@@ -54,7 +54,7 @@ func TestRoadsFromOSMAgreeWithPgRouting(t *testing.T) {
 	if tables != 1 {
 		t.Fatalf("%d road edge tables after re-import, want 1", tables)
 	}
-	for deadline := time.Now().Add(10 * time.Second); svc.RoadNetwork() == nil; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); svc.BuiltVersion("roads") != int64(again.Version); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the service did not pick up the imported roads")
 		}

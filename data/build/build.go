@@ -46,6 +46,8 @@ type Dataset struct {
 	RailStations *geojson.FeatureCollection
 	// Water is impassable for the accessibility model (lakes); not a tile layer.
 	Water *geojson.FeatureCollection
+	// Roads are the old city's OSM streets, loaded as the road network.
+	Roads *geojson.FeatureCollection
 	// Missing lists what the sources lack, for MISSING.md.
 	Missing []string
 }
@@ -77,6 +79,10 @@ func Build(opts Options) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rail stations: %w", err)
 	}
+	roads, err := buildRoads(opts.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("roads: %w", err)
+	}
 	ts := geojson.NewFeatureCollection()
 	for _, c := range counties {
 		ts.Append(c.feature)
@@ -90,6 +96,7 @@ func Build(opts Options) (*Dataset, error) {
 		RailLines:    lines,
 		RailStations: stations,
 		Water:        water,
+		Roads:        roads,
 		Missing:      missingTowns,
 	}, nil
 }
@@ -116,7 +123,7 @@ func (d *Dataset) Files() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for name, fc := range map[string]*geojson.FeatureCollection{
 		TownSystemFile: d.TownSystem, RedLinesFile: d.RedLines,
-		RailLinesFile: d.RailLines, RailStationsFile: d.RailStations, WaterFile: d.Water,
+		RailLinesFile: d.RailLines, RailStationsFile: d.RailStations, WaterFile: d.Water, RoadsFile: d.Roads,
 	} {
 		b, err := encodeCollection(fc)
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/migrate"
 	"github.com/gusu-gis/gusu/data/pgcluster"
+	"github.com/gusu-gis/gusu/data/roads"
 )
 
 // Options configure Open.
@@ -142,9 +143,27 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		if res.Loaded {
 			log.Info("loaded the bundled Suzhou dataset", "rows", res.Rows, "hash", res.Hash, "took", time.Since(start).Round(time.Millisecond))
 		}
+		// The old city's streets, as the road network (once; see roads.ImportBundled).
+		if _, err := fs.Stat(opts.Bundle, bundledRoads); err == nil {
+			start := time.Now()
+			r, err := roads.ImportBundled(ctx, pool, opts.Bundle, bundledRoads, bundledRoadsSource)
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("load the bundled streets: %w", err)
+			}
+			if r != nil {
+				log.Info("loaded the bundled old-city streets as the road network", "edges", r.Stats.Edges, "connectors", r.Stats.Connectors, "took", time.Since(start).Round(time.Millisecond))
+			}
+		}
 	}
 	return db, nil
 }
+
+// bundledRoads is the bundle's road network: OSM streets of the old city.
+const (
+	bundledRoads       = "suzhou/roads_gusu.geojson"
+	bundledRoadsSource = "bundled: OSM streets of Suzhou's old city (zhwal/zhwal_ersi suzhou_roads_gusu.json, ODbL), gusu data build"
+)
 
 // Close closes the pool and stops the managed cluster if this process started it.
 func (db *DB) Close() {

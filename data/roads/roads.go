@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -39,14 +41,29 @@ func IsLines(path string) bool {
 	return strings.HasSuffix(p, ".geojson") || strings.HasSuffix(p, ".json")
 }
 
-// read picks the reader for the file: GeoJSON road lines or an OSM PBF.
-func read(ctx context.Context, path string, opts osmroads.Options, emit func(osmroads.Edge) error) (osmroads.Stats, error) {
-	if !IsLines(path) {
-		return osmroads.Read(ctx, path, opts, emit)
+// input is where an import reads: a file on disk, or GeoJSON lines in an
+// fs.FS (the bundle).
+type input struct {
+	path string
+	fsys fs.FS
+}
+
+func (in input) lines() bool { return in.fsys != nil || IsLines(in.path) }
+
+// read picks the reader for the input: GeoJSON road lines or an OSM PBF.
+func (in input) read(ctx context.Context, opts osmroads.Options, emit func(osmroads.Edge) error) (osmroads.Stats, error) {
+	if !in.lines() {
+		return osmroads.Read(ctx, in.path, opts, emit)
 	}
-	f, err := os.Open(path)
+	var f io.ReadCloser
+	var err error
+	if in.fsys != nil {
+		f, err = in.fsys.Open(in.path)
+	} else {
+		f, err = os.Open(in.path)
+	}
 	if err != nil {
-		return osmroads.Stats{}, fmt.Errorf("open %s: %w", path, err)
+		return osmroads.Stats{}, fmt.Errorf("open %s: %w", in.path, err)
 	}
 	defer f.Close()
 	return osmroads.ReadLines(ctx, f, opts, emit)
@@ -55,6 +72,26 @@ func read(ctx context.Context, path string, opts osmroads.Options, emit func(osm
 // Import reads the road file at path (an OSM PBF, or GeoJSON road lines
 // with OSM tags) and replaces the road network.
 func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.Options, source string) (*Result, error) {
+	return importRoads(ctx, pool, input{path: path}, opts, source, "")
+}
+
+// bundleMarker records in gusu_meta that the bundled streets were loaded
+// (or deliberately not: a database with roads of its own keeps them).
+const bundleMarker = "bundle:roads"
+
+// ImportBundled loads the bundled GeoJSON road lines (name in fsys) as the
+// road network once per database: not again after that (GIS staff may have
+// replaced or deleted it), and not over a network imported before. nil
+// Result: nothing to do.
+func ImportBundled(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, name, source string) (*Result, error) {
+	return importRoads(ctx, pool, input{path: name, fsys: fsys}, osmroads.Options{}, source, bundleMarker)
+}
+
+// importRoads imports in one transaction. With a marker, it does nothing
+// when gusu_meta holds it or a roads layer exists, and records it with
+// the import.
+func importRoads(ctx context.Context, pool *pgxpool.Pool, in input, opts osmroads.Options, source, marker string) (*Result, error) {
+	path := in.path
 	start := time.Now()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -78,6 +115,24 @@ func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.
 		prev, version = "", 0
 	} else if err != nil {
 		return nil, err
+	}
+	if marker != "" {
+		var seen bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT FROM gusu_meta WHERE key = $1)", marker).Scan(&seen); err != nil {
+			return nil, err
+		}
+		if seen || prev != "" {
+			if !seen {
+				if _, err := tx.Exec(ctx, "INSERT INTO gusu_meta (key, value) VALUES ($1, 'kept the imported network')", marker); err != nil {
+					return nil, err
+				}
+				return nil, tx.Commit(ctx)
+			}
+			return nil, nil
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO gusu_meta (key, value) VALUES ($1, $2)", marker, source); err != nil {
+			return nil, err
+		}
 	}
 	version++
 	edges := fmt.Sprintf("road_edges_v%d", version)
@@ -107,7 +162,7 @@ func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.
 	defer cancel()
 	go func() {
 		defer close(rows)
-		stats, readErr = read(rctx, path, opts, func(e osmroads.Edge) error {
+		stats, readErr = in.read(rctx, opts, func(e osmroads.Edge) error {
 			g, err := wkb.Marshal(e.Geometry)
 			if err != nil {
 				return err
@@ -164,14 +219,14 @@ func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.
 		return nil, fmt.Errorf("switch the roads layer: %w", err)
 	}
 	format := "OSM PBF"
-	if IsLines(path) {
+	if in.lines() {
 		format = "GeoJSON road lines"
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO gusu_layer_versions (layer, version, table_name, action, created_by, file_name, format, crs, feature_count)
-		VALUES ($1, $2, $3, 'upload', 'gusu import osm', $4, $5, 'EPSG:4326', $6)`, Layer, version, edges, source, format, stats.Edges); err != nil {
+		VALUES ($1, $2, $3, 'upload', $7, $4, $5, 'EPSG:4326', $6)`, Layer, version, edges, source, format, stats.Edges, importer(marker)); err != nil {
 		return nil, fmt.Errorf("record the import: %w", err)
 	}
-	if err := audit.Record(ctx, tx, "gusu import osm", audit.Upload, Layer, int64(version), map[string]any{"file_name": source, "format": format, "edges": stats.Edges, "connectors": stats.Connectors}); err != nil {
+	if err := audit.Record(ctx, tx, importer(marker), audit.Upload, Layer, int64(version), map[string]any{"file_name": source, "format": format, "edges": stats.Edges, "connectors": stats.Connectors}); err != nil {
 		return nil, err
 	}
 	res := &Result{Stats: stats, Table: edges, Version: version}
@@ -193,6 +248,14 @@ func Import(ctx context.Context, pool *pgxpool.Pool, path string, opts osmroads.
 	}
 	res.Took = time.Since(start)
 	return res, nil
+}
+
+// importer names who made a version: the command, or the bundle loader.
+func importer(marker string) string {
+	if marker != "" {
+		return "gusu (bundled data)"
+	}
+	return "gusu import osm"
 }
 
 // NodesTable is the node table that goes with an edges table.
