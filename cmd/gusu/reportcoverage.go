@@ -34,6 +34,7 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 	scenario := fs.String("scenario", "existing", "existing or planned (rail lines with status=planned)")
 	compare := fs.String("compare", "", "measure the same in this scenario too (existing or planned) and report the difference")
 	out := fs.String("out", "", "write to this file instead of stdout")
+	saveAsFlag := fs.String("save-as", "", "also save the bands as a layer of this name (a new version if it is a saved run already)")
 	preset := fs.String("preset", "", "a life-circle preset (GET /api/catchments/presets), e.g. gb50180_15min: fills --mode and --minutes unless given")
 	category := fs.String("category", "", "with --preset: the origin layer's attribute naming each facility's category; one report per category")
 	env, format, err := openReport(ctx, "report coverage", args, stderr, fs, "table", "json", "csv", "xlsx")
@@ -61,7 +62,7 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 			return fmt.Errorf("%w: --request: %v", errUsage, err)
 		}
 	} else {
-		req = access.CatchmentRequest{Mode: *mode, Split: *split, GroupBy: *groupBy, Scenario: *scenario, Preset: *preset, Origins: &access.OriginsRef{Category: *category}}
+		req = access.CatchmentRequest{Mode: *mode, Split: *split, GroupBy: *groupBy, Scenario: *scenario, Preset: *preset, SaveAs: *saveAsFlag, Origins: &access.OriginsRef{Category: *category}}
 		if *preset == "" && req.Mode == "" {
 			req.Mode = "walk"
 		}
@@ -107,9 +108,18 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 			}
 		}
 	}
+	saveAs := req.SaveAs
+	req.SaveAs = ""
 	res, err := env.access.Catchments(ctx, req, true)
 	if err != nil {
 		return err
+	}
+	if saveAs != "" {
+		rep, err := env.access.Save(ctx, saveAs, "gusu report coverage", req, res)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "saved as layer %s, version %d (%d features)\n", saveAs, rep.LayerVersion, rep.FeaturesWritten)
 	}
 	w := stdout
 	if *out != "" {

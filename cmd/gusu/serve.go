@@ -114,6 +114,7 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	s.access = access.NewService(db.Pool, s.registry, log, isoParamsOrDefault(cfg))
 	s.access.Slots = httpapi.NewLimiter("isochrone", 2*runtime.NumCPU(), 5*time.Second)
 	s.access.CanSeePrivate = authn.CanSeePrivate
+	s.access.Auth = authn
 	// A catchment reads its layers and searches: more than one query, well inside the write deadline.
 	s.access.Timeout = 4 * cfg.DBTimeout
 	if db.Replicas != nil {

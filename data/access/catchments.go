@@ -335,7 +335,7 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 		return nil, bad("split must be none or nearest, not %q", req.Split)
 	}
 	if req.SaveAs != "" {
-		return nil, &httpapi.Error{Status: http.StatusNotImplemented, Message: "save_as is not available yet: save the GeoJSON answer and upload it as a layer"}
+		return nil, bad("save_as is handled by the caller (Save), not by the run")
 	}
 	if q.Mode == isochrone.Transit && (q.Hidden["rail_lines"] || q.Hidden["rail_stations"]) {
 		return nil, errHiddenRail

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/gusu-gis/gusu/data/auth"
+	"github.com/gusu-gis/gusu/data/layers"
 )
 
 func (f *fixture) post(t *testing.T, path string, body any) (int, map[string]any, []byte) {
@@ -378,7 +381,7 @@ func TestCatchmentsBadRequests(t *testing.T) {
 		"no weight":            {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "demand": map[string]any{"layer": "town_system"}}, 400, "weight is required"},
 		"points as units":      {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "group_by": "rail_stations"}, 400, "no polygons"},
 		"unknown group layer":  {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "group_by": "nope"}, 404, "no layer named"},
-		"save_as":              {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "save_as": "x"}, 501, "save_as"},
+		"save_as a bad name":   {map[string]any{"origins": st, "mode": "walk", "minutes": []int{15}, "save_as": "X Y"}, 400, "layer name"},
 		"not JSON":             {"{", 400, "must be JSON"},
 	}
 	for name, c := range cases {
@@ -608,5 +611,118 @@ func TestCatchmentsCompareScenarios(t *testing.T) {
 	}
 	if status, _, raw := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"points": [][]float64{at}}, "mode": "transit", "minutes": []float64{20}, "compare": map[string]any{"scenario": "later"}}); status != 400 {
 		t.Errorf("bad compare scenario: %d %s", status, raw)
+	}
+}
+
+// save_as keeps a run as a versioned layer (editors only; never over a
+// layer staff maintain); a change to a layer the run read marks it stale,
+// and recomputing makes a new version only then.
+func TestCatchmentsSaveAsLayer(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.svc.Auth = auth.NewAuthenticator(f.pool)
+	editor, err := auth.Create(ctx, f.pool, "planner", auth.Editor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer, err := auth.Create(ctx, f.pool, "guest", auth.Viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(path, token string, body any) (int, map[string]any, []byte) {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, bytes.NewReader(b))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var v map[string]any
+		json.Unmarshal(raw, &v)
+		return resp.StatusCode, v, raw
+	}
+	body := map[string]any{"origins": map[string]any{"layer": "rail_stations", "where": map[string]any{"kind": "metro"}}, "mode": "walk", "minutes": []int{10, 20}, "save_as": "metro_walk"}
+	if status, _, raw := post("/api/catchments", "", body); status != 401 {
+		t.Fatalf("anonymous save: %d %s", status, raw)
+	}
+	if status, _, raw := post("/api/catchments", viewer, body); status != 403 {
+		t.Fatalf("viewer save: %d %s", status, raw)
+	}
+	status, fc, raw := post("/api/catchments", editor, body)
+	if status != 200 {
+		t.Fatalf("editor save: %d %s", status, raw)
+	}
+	saved := fc["metadata"].(map[string]any)["saved"].(map[string]any)
+	l := mustLayer(t, f, "metro_walk")
+	if num(saved["version"]) != float64(l.Version) || num(saved["features"]) != 2 {
+		t.Fatalf("saved %v, layer version %d", saved, l.Version)
+	}
+	// The layer holds the bands as the response has them.
+	area := f.sql(t, fmt.Sprintf(`SELECT sum(ST_Area(geom::geography)) / 1e6 FROM %q WHERE minutes = 20`, l.Table)).(float64)
+	if want := num(props(fc["features"].([]any)[0])["area_km2"]); math.Abs(area-want) > 0.01*want {
+		t.Fatalf("saved 20-minute band %.2f km², response %v", area, want)
+	}
+	if status, _, raw := post("/api/catchments", editor, map[string]any{"origins": map[string]any{"layer": "rail_stations"}, "mode": "walk", "minutes": []int{10}, "save_as": "town_system"}); status != 409 {
+		t.Fatalf("save over the town system: %d %s", status, raw)
+	}
+	runs := func() []any {
+		_, v, _ := f.get(t, "/api/catchments/saved")
+		return v["runs"].([]any)
+	}
+	if r := runs(); len(r) != 1 || r[0].(map[string]any)["stale"] != false {
+		t.Fatalf("saved runs %v", r)
+	}
+	if status, v, _ := post("/api/catchments/saved/metro_walk/recompute", editor, nil); status != 200 || v["recomputed"] != false {
+		t.Fatalf("recompute of a fresh run: %d %v", status, v)
+	}
+	// A new metro station: the run is stale; recomputing saves a new version.
+	if _, err := f.pool.Exec(ctx, `INSERT INTO rail_stations (station_id, name, kind, geom) VALUES ('test:new', '新站', 'metro', 'SRID=4326;POINT(120.70 31.20)')`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); runs()[0].(map[string]any)["stale"] != true; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not become stale: %v", runs())
+		}
+	}
+	if _, ok := runs()[0].(map[string]any)["changed"].(map[string]any)["rail_stations"]; !ok {
+		t.Fatalf("changed inputs: %v", runs()[0])
+	}
+	if status, v, raw := post("/api/catchments/saved/metro_walk/recompute", viewer, nil); status != 403 {
+		t.Fatalf("viewer recompute: %d %v %s", status, v, raw)
+	}
+	status, v, raw := post("/api/catchments/saved/metro_walk/recompute", editor, nil)
+	if status != 200 || v["recomputed"] != true || num(v["version"]) <= num(saved["version"]) {
+		t.Fatalf("recompute: %d %s", status, raw)
+	}
+	for deadline := time.Now().Add(5 * time.Second); mustLayer(t, f, "metro_walk").Version != int64(num(v["version"])); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the registry did not see the recomputed version")
+		}
+	}
+	if n := f.sql(t, fmt.Sprintf(`SELECT count(*) FROM %q WHERE ST_Intersects(geom, 'SRID=4326;POINT(120.70 31.20)')`, mustLayer(t, f, "metro_walk").Table)).(int64); n == 0 {
+		t.Fatal("the recomputed layer does not reach the new station")
+	}
+	if r := runs(); r[0].(map[string]any)["stale"] != false {
+		t.Fatalf("still stale after recompute: %v", r)
+	}
+	if status, _, _ := post("/api/catchments/saved/nothing/recompute", editor, nil); status != 404 {
+		t.Fatalf("unknown run: %d", status)
+	}
+}
+
+func mustLayer(t *testing.T, f *fixture, name string) *layers.Layer {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		l, err := f.reg.Get(context.Background(), name)
+		if err == nil {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 }

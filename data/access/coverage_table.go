@@ -123,9 +123,26 @@ func (s *Service) catchmentsPOST(w http.ResponseWriter, r *http.Request) error {
 	if dec.More() {
 		return bad("the body must hold one JSON object")
 	}
+	saveAs, user := req.SaveAs, ""
+	if saveAs != "" {
+		var err error
+		if user, err = s.requireEditor(r); err != nil {
+			return err
+		}
+		req.SaveAs = ""
+	}
 	res, err := s.Catchments(r.Context(), req, s.CanSeePrivate == nil || s.CanSeePrivate(r))
 	if err != nil {
 		return err
+	}
+	if saveAs != "" {
+		rep, err := s.Save(r.Context(), saveAs, user, req, res)
+		if err != nil {
+			return err
+		}
+		res.Meta["saved"] = map[string]any{"layer": saveAs, "version": rep.LayerVersion, "features": rep.FeaturesWritten, "diff": rep.Diff,
+			"links": map[string]string{"layer": "/api/layers/" + saveAs, "tiles": "/tiles/" + saveAs + "/{z}/{x}/{y}.mvt",
+				"recompute": "/api/catchments/saved/" + saveAs + "/recompute"}}
 	}
 	switch format {
 	case "csv":

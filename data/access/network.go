@@ -27,6 +27,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 
+	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/geo/isochrone"
@@ -84,6 +85,9 @@ type Service struct {
 	Reads layers.ReadPools
 	// Timeout bounds a catchment request's reads and computation (0: none).
 	Timeout time.Duration
+	// Auth checks that saving a run as a layer comes from an editor; nil:
+	// anyone may (tests, single-user setups).
+	Auth *auth.Authenticator
 
 	buildMu   sync.Mutex    // one build at a time
 	buildPool *pgxpool.Pool // where the running build reads
