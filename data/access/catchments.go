@@ -343,78 +343,14 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 
-	// Origins.
-	var origins []origin
-	originDesc := map[string]any{}
-	switch {
-	case req.Origins.Layer != "" && req.Origins.Points != nil:
-		return nil, bad("origins: give layer or points, not both")
-	case req.Origins.Points != nil:
-		if req.Origins.Where != nil {
-			return nil, bad("origins.where filters a layer; points take none")
-		}
-		if len(req.Origins.Points) > MaxCatchmentOrigins {
-			return nil, bad("at most %d origin points, got %d", MaxCatchmentOrigins, len(req.Origins.Points))
-		}
-		for i, p := range req.Origins.Points {
-			if len(p) != 2 {
-				return nil, bad("origins.points[%d] must be [lon, lat], got %v", i, p)
-			}
-			at, err := parseLonLat(strconv.FormatFloat(p[0], 'f', -1, 64), strconv.FormatFloat(p[1], 'f', -1, 64))
-			if err != nil {
-				return nil, bad("origins.points[%d]: %v", i, err)
-			}
-			origins = append(origins, origin{ID: int64(i), At: at})
-		}
-		originDesc["points"] = len(origins)
-	default:
-		l, err := s.layerFor(ctx, req.Origins.Layer, "origins", hidden)
-		if err != nil {
-			return nil, err
-		}
-		where, err := whereValues(l, req.Origins.Where)
-		if err != nil {
-			return nil, err
-		}
-		oq := OriginsQuery(l, where, MaxCatchmentOrigins+1)
-		rows, err := s.pool.Query(ctx, oq.SQL, oq.Args...)
-		if err != nil {
-			return nil, s.dbError(ctx, "read the origins", err)
-		}
-		var o origin
-		var name *string
-		if _, err := pgx.ForEachRow(rows, []any{&o.ID, &name, &o.At[0], &o.At[1]}, func() error {
-			o.Name = ""
-			if name != nil {
-				o.Name = *name
-			}
-			origins = append(origins, o)
-			return nil
-		}); err != nil {
-			return nil, s.dbError(ctx, "read the origins", err)
-		}
-		if len(origins) > MaxCatchmentOrigins {
-			return nil, bad("origins: layer %q has more than %d matching features; narrow it with where", l.Name, MaxCatchmentOrigins)
-		}
-		if len(origins) == 0 {
-			return nil, &httpapi.Error{Status: http.StatusBadRequest, Err: errNoOrigins,
-				Message: fmt.Sprintf("origins: no feature of layer %q matches %s", l.Name, whereText(req.Origins.Where))}
-		}
-		originDesc["layer"], originDesc["version"] = l.Name, l.Version
-		if len(req.Origins.Where) > 0 {
-			originDesc["where"] = req.Origins.Where
-		}
-		if l.GeometryType != "Point" && l.GeometryType != "MultiPoint" {
-			originDesc["note"] = "features that are not points start from a point on their surface (ST_PointOnSurface)"
-		}
-	}
-	if len(origins) == 0 {
-		return nil, bad("origins: no origin given")
+	origins, originDesc, err := s.loadOrigins(ctx, req.Origins, hidden, 0)
+	if err != nil {
+		return nil, err
 	}
 
 	mark("read_origins_ms")
 	// Demand: the town system's county-level units by default.
-	demand, demandDesc, err := s.loadDemand(ctx, req.Demand, hidden)
+	demand, demandDesc, err := s.loadDemand(ctx, req.Demand, hidden, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +408,7 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	var itemShare [][]float64
 	res.Coverage, ownerCovered, itemShare = coverage(c, demand, sorted, total, units, unitOf)
 	if req.Compare != nil {
-		if err := s.compare(ctx, b, q, roads, req.Compare, c, demand, sorted, total, units, unitOf, res); err != nil {
+		if err := s.compare(ctx, b, q, roads, req, hidden, c, demand, sorted, total, units, unitOf, res); err != nil {
 			return nil, err
 		}
 	}
@@ -607,7 +543,11 @@ func coverage(c *isochrone.Catchment, demand []demandItem, sorted []float64, tot
 
 // CompareRef is a second scenario to measure the same request against.
 type CompareRef struct {
-	Scenario string `json:"scenario"`
+	Scenario string `json:"scenario,omitempty"`
+	// OriginsVersion and DemandVersion compare against the origin or demand
+	// layer as it was at that version (e.g. facilities before an upload).
+	OriginsVersion int64 `json:"origins_version,omitempty"`
+	DemandVersion  int64 `json:"demand_version,omitempty"`
 }
 
 // UnitChange is a unit's coverage in both scenarios.
@@ -623,13 +563,16 @@ type UnitChange struct {
 // BandChange is one band's coverage in both scenarios and the areas the
 // compared scenario gains and loses.
 type BandChange struct {
-	Minutes    float64      `json:"minutes"`
-	Covered    float64      `json:"covered"`
-	Compared   float64      `json:"covered_compared"`
-	Difference float64      `json:"difference"`
-	GainedKm2  float64      `json:"gained_km2"`
-	LostKm2    float64      `json:"lost_km2"`
-	Units      []UnitChange `json:"units,omitempty"`
+	Minutes    float64 `json:"minutes"`
+	Covered    float64 `json:"covered"`
+	Compared   float64 `json:"covered_compared"`
+	Difference float64 `json:"difference"`
+	// Total and TotalCompared differ when the demand's version does.
+	Total         float64      `json:"total"`
+	TotalCompared float64      `json:"total_compared"`
+	GainedKm2     float64      `json:"gained_km2"`
+	LostKm2       float64      `json:"lost_km2"`
+	Units         []UnitChange `json:"units,omitempty"`
 }
 
 // Comparison is a request measured in two scenarios.
@@ -644,29 +587,76 @@ type Comparison struct {
 // compare runs the same search in the compared scenario (on the same
 // network and grid) and reports both coverages, their difference per band
 // and unit, and the areas gained and lost.
-func (s *Service) compare(ctx context.Context, b *built, q Query, roads bool, ref *CompareRef, c *isochrone.Catchment, demand []demandItem, sorted []float64, total float64, units []UnitCoverage, unitOf []int32, res *CatchmentResult) error {
-	planned, err := parseScenario(ref.Scenario)
-	if err != nil || ref.Scenario == "" {
-		return bad("compare.scenario must be existing or planned, not %q", ref.Scenario)
+func (s *Service) compare(ctx context.Context, b *built, q Query, roads bool, req CatchmentRequest, hidden func(*layers.Layer) bool, c *isochrone.Catchment, demand []demandItem, sorted []float64, total float64, units []UnitCoverage, unitOf []int32, res *CatchmentResult) error {
+	ref := req.Compare
+	planned := q.Planned
+	if ref.Scenario != "" {
+		var err error
+		if planned, err = parseScenario(ref.Scenario); err != nil {
+			return bad("compare.scenario must be existing or planned, not %q", ref.Scenario)
+		}
 	}
-	var c2 *isochrone.Catchment
-	if roads {
-		c2 = c // the road network has no planned rail: the same answer
-	} else if c2, err = b.net.Catchment(q.Origins, q.Mode, slices.Max(sorted), planned); err != nil {
-		return originError(err)
+	if planned == q.Planned && ref.OriginsVersion == 0 && ref.DemandVersion == 0 {
+		return bad("compare needs something that differs: scenario (existing or planned), origins_version or demand_version")
 	}
-	cov2, _, _ := coverage(c2, demand, sorted, total, units, unitOf)
 	name := func(p bool) string {
 		if p {
 			return "planned"
 		}
 		return "existing"
 	}
-	cmp := &Comparison{Scenario: name(q.Planned), Against: name(planned), Gained: geojson.NewFeatureCollection()}
+	against := []string{name(planned)}
+	// The compared origins: the same, or the origin layer at another version.
+	origins2 := q.Origins
+	if ref.OriginsVersion > 0 {
+		if req.Origins.Layer == "" {
+			return bad("compare.origins_version needs origins from a layer")
+		}
+		o, _, err := s.loadOrigins(ctx, req.Origins, hidden, ref.OriginsVersion)
+		if err != nil {
+			return err
+		}
+		origins2 = make([]orb.Point, len(o))
+		for i := range o {
+			origins2[i] = o[i].At
+		}
+		against = append(against, fmt.Sprintf("origins %s version %d", req.Origins.Layer, ref.OriginsVersion))
+	}
+	c2 := c
+	var err error
+	switch {
+	case roads && ref.OriginsVersion > 0:
+		// The road network has no planned rail: only the origins differ.
+		c2, err = b.roads.Catchment(origins2, q.Mode, slices.Max(sorted))
+	case !roads && (planned != q.Planned || ref.OriginsVersion > 0):
+		c2, err = b.net.Catchment(origins2, q.Mode, slices.Max(sorted), planned)
+	}
+	if err != nil {
+		return originError(err)
+	}
+	// The compared demand: the same, or the demand layer at another version.
+	demand2, total2 := demand, total
+	if ref.DemandVersion > 0 {
+		if req.Demand == nil {
+			return bad("compare.demand_version needs a demand layer")
+		}
+		if demand2, _, err = s.loadDemand(ctx, req.Demand, hidden, ref.DemandVersion); err != nil {
+			return err
+		}
+		total2 = 0
+		for i := range demand2 {
+			demand2[i].foot = c.Grid.FootprintOf(demand2[i].Geom)
+			total2 += demand2[i].Weight
+		}
+		against = append(against, fmt.Sprintf("demand %s version %d", req.Demand.Layer, ref.DemandVersion))
+	}
+	cov2, _, _ := coverage(c2, demand2, sorted, total2, units, unitOf)
+	cmp := &Comparison{Scenario: name(q.Planned), Against: strings.Join(against, ", "), Gained: geojson.NewFeatureCollection()}
 	g := c.Grid
 	for bi, m := range sorted {
 		lim := float32(m * 60)
-		bc := BandChange{Minutes: m, Covered: res.Coverage[bi].Covered, Compared: cov2[bi].Covered, Difference: round2(cov2[bi].Covered - res.Coverage[bi].Covered)}
+		bc := BandChange{Minutes: m, Covered: res.Coverage[bi].Covered, Compared: cov2[bi].Covered, Difference: round2(cov2[bi].Covered - res.Coverage[bi].Covered),
+			Total: res.Coverage[bi].Total, TotalCompared: cov2[bi].Total}
 		for k, u := range res.Coverage[bi].Units {
 			v := cov2[bi].Units[k]
 			bc.Units = append(bc.Units, UnitChange{ID: u.ID, Code: u.Code, Name: u.Name, Covered: u.Covered, Compared: v.Covered, Difference: round2(v.Covered - u.Covered)})
@@ -717,12 +707,101 @@ func shareOf(covered, total float64) float64 {
 	return math.Round(covered/total*1e4) / 1e4
 }
 
+// loadOrigins reads the origins: points, or a layer's features (at an
+// earlier version when version > 0).
+func (s *Service) loadOrigins(ctx context.Context, ref *OriginsRef, hidden func(*layers.Layer) bool, version int64) ([]origin, map[string]any, error) {
+	var origins []origin
+	originDesc := map[string]any{}
+	switch {
+	case ref.Layer != "" && ref.Points != nil:
+		return nil, nil, bad("origins: give layer or points, not both")
+	case ref.Points != nil:
+		if ref.Where != nil {
+			return nil, nil, bad("origins.where filters a layer; points take none")
+		}
+		if len(ref.Points) > MaxCatchmentOrigins {
+			return nil, nil, bad("at most %d origin points, got %d", MaxCatchmentOrigins, len(ref.Points))
+		}
+		for i, p := range ref.Points {
+			if len(p) != 2 {
+				return nil, nil, bad("origins.points[%d] must be [lon, lat], got %v", i, p)
+			}
+			at, err := parseLonLat(strconv.FormatFloat(p[0], 'f', -1, 64), strconv.FormatFloat(p[1], 'f', -1, 64))
+			if err != nil {
+				return nil, nil, bad("origins.points[%d]: %v", i, err)
+			}
+			origins = append(origins, origin{ID: int64(i), At: at})
+		}
+		originDesc["points"] = len(origins)
+	default:
+		l, err := s.layerFor(ctx, ref.Layer, "origins", hidden)
+		if err != nil {
+			return nil, nil, err
+		}
+		if version > 0 && version != l.Version {
+			if l, err = s.versionOf(ctx, l, version); err != nil {
+				return nil, nil, err
+			}
+		}
+		where, err := whereValues(l, ref.Where)
+		if err != nil {
+			return nil, nil, err
+		}
+		oq := OriginsQuery(l, where, MaxCatchmentOrigins+1)
+		rows, err := s.pool.Query(ctx, oq.SQL, oq.Args...)
+		if err != nil {
+			return nil, nil, s.dbError(ctx, "read the origins", err)
+		}
+		var o origin
+		var name *string
+		if _, err := pgx.ForEachRow(rows, []any{&o.ID, &name, &o.At[0], &o.At[1]}, func() error {
+			o.Name = ""
+			if name != nil {
+				o.Name = *name
+			}
+			origins = append(origins, o)
+			return nil
+		}); err != nil {
+			return nil, nil, s.dbError(ctx, "read the origins", err)
+		}
+		if len(origins) > MaxCatchmentOrigins {
+			return nil, nil, bad("origins: layer %q has more than %d matching features; narrow it with where", l.Name, MaxCatchmentOrigins)
+		}
+		if len(origins) == 0 {
+			return nil, nil, &httpapi.Error{Status: http.StatusBadRequest, Err: errNoOrigins,
+				Message: fmt.Sprintf("origins: no feature of layer %q matches %s", l.Name, whereText(ref.Where))}
+		}
+		originDesc["layer"], originDesc["version"] = l.Name, l.Version
+		if len(ref.Where) > 0 {
+			originDesc["where"] = ref.Where
+		}
+		if l.GeometryType != "Point" && l.GeometryType != "MultiPoint" {
+			originDesc["note"] = "features that are not points start from a point on their surface (ST_PointOnSurface)"
+		}
+	}
+	if len(origins) == 0 {
+		return nil, nil, bad("origins: no origin given")
+	}
+
+	return origins, originDesc, nil
+}
+
+// versionOf is layer l at an earlier version (404 when that version's
+// table is not kept).
+func (s *Service) versionOf(ctx context.Context, l *layers.Layer, version int64) (*layers.Layer, error) {
+	at, err := s.reg.AtVersion(ctx, l.Name, version)
+	if errors.Is(err, layers.ErrNoVersion) {
+		return nil, &httpapi.Error{Status: http.StatusNotFound, Message: fmt.Sprintf("layer %q has no version %d kept (see GET /api/layers/%s/versions)", l.Name, version, l.Name)}
+	}
+	return at, err
+}
+
 // defaultDemand is the town system's county-level units and their 2020
 // census populations.
 var defaultDemand = DemandRef{LayerRef: LayerRef{Layer: "town_system"}, Weight: "population"}
 
 // loadDemand reads the demand layer's features and weights.
-func (s *Service) loadDemand(ctx context.Context, ref *DemandRef, hidden func(*layers.Layer) bool) ([]demandItem, map[string]any, error) {
+func (s *Service) loadDemand(ctx context.Context, ref *DemandRef, hidden func(*layers.Layer) bool, version int64) ([]demandItem, map[string]any, error) {
 	polygonsOnly := false
 	if ref == nil {
 		ref, polygonsOnly = &defaultDemand, true
@@ -733,6 +812,11 @@ func (s *Service) loadDemand(ctx context.Context, ref *DemandRef, hidden func(*l
 	l, err := s.layerFor(ctx, ref.Layer, "demand", hidden)
 	if err != nil {
 		return nil, nil, err
+	}
+	if version > 0 && version != l.Version {
+		if l, err = s.versionOf(ctx, l, version); err != nil {
+			return nil, nil, err
+		}
 	}
 	if ref.Weight == "" {
 		return nil, nil, bad("demand.weight is required: a numeric attribute such as population")

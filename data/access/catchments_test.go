@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gusu-gis/gusu/data/auth"
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/upload"
 )
 
 func (f *fixture) post(t *testing.T, path string, body any) (int, map[string]any, []byte) {
@@ -725,4 +727,121 @@ func mustLayer(t *testing.T, f *fixture, name string) *layers.Layer {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Before and after an upload: the comparison measures the same request
+// against the facility layer (or the demand layer) as it was at an earlier
+// version; what the new facilities add equals PostGIS's difference of the
+// bands from the two versions' points, and the earlier demand's total is
+// the earlier table's.
+func TestCatchmentsCompareLayerVersions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name string, feats []string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(`{"type":"FeatureCollection","features":[`+strings.Join(feats, ",")+`]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	point := func(lon, lat float64, props string) string {
+		return fmt.Sprintf(`{"type":"Feature","properties":{%s},"geometry":{"type":"Point","coordinates":[%g,%g]}}`, props, lon, lat)
+	}
+	for _, l := range []string{"clinics", "blocks"} {
+		if err := upload.CreateLayer(ctx, f.pool, upload.LayerSpec{Name: l, Kind: "other"}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up := func(layer, path string) int64 {
+		rep, err := upload.Run(ctx, f.pool, path, upload.Options{Layer: layer, FileName: "x.geojson", User: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(rep.Version)
+	}
+	// Away from the old city's streets, so both versions are answered on the same network.
+	before := []string{point(120.90, 31.38, `"name":"a"`), point(120.93, 31.40, `"name":"b"`)}
+	v1 := up("clinics", write("c1.geojson", before))
+	up("clinics", write("c2.geojson", append(before, point(120.96, 31.36, `"name":"c"`), point(120.88, 31.42, `"name":"d"`))))
+	var blocks1, blocks2 []string
+	for i := 0; i < 40; i++ {
+		lon, lat := 120.87+float64(i%8)*0.015, 31.34+float64(i/8)*0.02
+		blocks1 = append(blocks1, point(lon, lat, fmt.Sprintf(`"people":%d`, 100+i)))
+		blocks2 = append(blocks2, point(lon, lat, fmt.Sprintf(`"people":%d`, 300+2*i)))
+	}
+	d1 := up("blocks", write("b1.geojson", blocks1))
+	up("blocks", write("b2.geojson", blocks2))
+	mustLayer(t, f, "blocks")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if l, _ := f.reg.Get(ctx, "blocks"); l != nil && l.Version > d1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the registry did not see the second upload")
+		}
+	}
+	body := map[string]any{"origins": map[string]any{"layer": "clinics"}, "mode": "walk", "minutes": []float64{10, 20},
+		"demand": map[string]any{"layer": "blocks", "weight": "people"}, "compare": map[string]any{"origins_version": v1, "demand_version": d1}}
+	status, fc, raw := f.post(t, "/api/catchments", body)
+	if status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	cmp := fc["comparison"].(map[string]any)
+	if !strings.Contains(cmp["compared_scenario"].(string), fmt.Sprintf("origins clinics version %d", v1)) {
+		t.Fatalf("compared %v", cmp["compared_scenario"])
+	}
+	old := func(points []string) map[string]any {
+		var pts [][]float64
+		for _, p := range points {
+			var ft struct {
+				Geometry struct{ Coordinates []float64 }
+			}
+			json.Unmarshal([]byte(p), &ft)
+			pts = append(pts, ft.Geometry.Coordinates)
+		}
+		_, v, _ := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"points": pts}, "mode": "walk", "minutes": []float64{10, 20}})
+		return v
+	}(before)
+	oldTotal := f.sql(t, "SELECT sum(people)::float8 FROM "+pgxIdent(t, f, "blocks", d1)).(float64)
+	for bi, b := range cmp["bands"].([]any) {
+		b := b.(map[string]any)
+		m := num(b["minutes"])
+		var now, then string
+		for _, ft := range fc["features"].([]any) {
+			if num(props(ft)["minutes"]) == m {
+				now = geometry(t, ft)
+			}
+		}
+		for _, ft := range old["features"].([]any) {
+			if num(props(ft)["minutes"]) == m {
+				then = geometry(t, ft)
+			}
+		}
+		lost := f.sql(t, "SELECT ST_Area(ST_Difference(ST_GeomFromGeoJSON($1), ST_GeomFromGeoJSON($2))::geography) / 1e6", now, then).(float64)
+		if lost <= 0 || math.Abs(lost-num(b["lost_km2"])) > 0.01*lost+0.05 || num(b["gained_km2"]) != 0 {
+			t.Errorf("%v min: lost %v km² (PostGIS %.2f), gained %v", m, b["lost_km2"], lost, b["gained_km2"])
+		}
+		if num(b["total_compared"]) != oldTotal || num(b["total"]) != num(fc["coverage"].([]any)[bi].(map[string]any)["total"]) {
+			t.Errorf("%v min: totals %v / %v, the earlier demand holds %v", m, b["total"], b["total_compared"], oldTotal)
+		}
+	}
+	if status, _, raw := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"layer": "clinics"}, "mode": "walk", "minutes": []float64{10},
+		"compare": map[string]any{"origins_version": 99}}); status != 404 {
+		t.Errorf("unknown version: %d %s", status, raw)
+	}
+	if status, _, raw := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"layer": "clinics"}, "mode": "walk", "minutes": []float64{10},
+		"compare": map[string]any{}}); status != 400 {
+		t.Errorf("empty compare: %d %s", status, raw)
+	}
+}
+
+// pgxIdent is the quoted table of layer name at version v.
+func pgxIdent(t *testing.T, f *fixture, name string, v int64) string {
+	t.Helper()
+	l, err := f.reg.AtVersion(context.Background(), name, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%q", l.Table)
 }

@@ -12,6 +12,7 @@ package layers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -224,7 +225,27 @@ func (r *Registry) load(ctx context.Context) (*snapshot, error) {
 	for i, l := range layers {
 		tables[i] = l.Table
 	}
-	// Attribute columns: everything but the primary key and the main geometry.
+	cols, err := r.columnsOf(ctx, tables)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{byName: map[string]*Layer{}}
+	for _, l := range layers {
+		l.Columns = cols[l.Table]
+		s.byName[l.Name] = l
+		s.names = append(s.names, l.Name)
+		if !l.Private {
+			s.public = append(s.public, l.Name)
+		}
+	}
+	sort.Strings(s.names)
+	sort.Strings(s.public)
+	return s, nil
+}
+
+// columnsOf reads the attribute columns of tables: everything but the
+// primary key and the main geometry, in table order.
+func (r *Registry) columnsOf(ctx context.Context, tables []string) (map[string][]Column, error) {
 	crow, err := r.pool.Query(ctx, `
 		SELECT c.relname, a.attname, t.typname
 		  FROM pg_attribute a
@@ -245,18 +266,37 @@ func (r *Registry) load(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read layer columns: %w", err)
 	}
-	s := &snapshot{byName: map[string]*Layer{}}
-	for _, l := range layers {
-		l.Columns = cols[l.Table]
-		s.byName[l.Name] = l
-		s.names = append(s.names, l.Name)
-		if !l.Private {
-			s.public = append(s.public, l.Name)
-		}
+	return cols, nil
+}
+
+// ErrNoVersion is a layer version whose table is not kept (never made, or
+// dropped).
+var ErrNoVersion = errors.New("no such version of the layer is kept")
+
+// AtVersion returns layer name as it was at an earlier (or the current)
+// version: the current entry with that version's table and columns.
+func (r *Registry) AtVersion(ctx context.Context, name string, version int64) (*Layer, error) {
+	l, err := r.Get(ctx, name)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(s.names)
-	sort.Strings(s.public)
-	return s, nil
+	var table string
+	var exists bool
+	err = r.pool.QueryRow(ctx, `SELECT v.table_name, to_regclass(quote_ident(v.table_name)) IS NOT NULL
+		FROM gusu_layer_versions v WHERE v.layer = $1 AND v.version = $2`, name, version).Scan(&table, &exists)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !exists) {
+		return nil, fmt.Errorf("layer %s version %d: %w", name, version, ErrNoVersion)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cols, err := r.columnsOf(ctx, []string{table})
+	if err != nil {
+		return nil, err
+	}
+	at := *l
+	at.Table, at.Version, at.Columns = table, version, cols[table]
+	return &at, nil
 }
 
 // Channel is the NOTIFY channel on which the database announces layer changes.
