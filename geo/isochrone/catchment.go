@@ -112,7 +112,7 @@ func (c *Catchment) Bands(minutes []float64) ([]Band, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.Grid.bands(mins, c.Secs), nil
+	return c.Grid.bands(mins, c.Secs, false), nil
 }
 
 // OriginBand is one origin's own service area within a band: the places

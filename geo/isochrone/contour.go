@@ -23,6 +23,16 @@ type window struct{ x0, y0, x1, y1 int }
 // contourWindow is Contour for an inside that is false outside w: only w's
 // cells are visited, so a small area on a large grid costs what it covers.
 func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPolygon {
+	return g.contourSmooth(w, inside, nil, 0)
+}
+
+// contourSmooth is contourWindow that, given the field inside was derived
+// from (inside ⇔ field ≤ level), moves every boundary edge to where the
+// field crosses level on the line between the two cells' centres — the
+// marching-squares polyline, with the raster's topology (so rings stay
+// valid and bands nested), instead of the cells' staircase. Where the
+// outer cell has no value (water, unreached) the edge stays put.
+func (g *Grid) contourSmooth(w window, inside func(cell int) bool, field []float32, level float32) orb.MultiPolygon {
 	in := func(x, y int) bool {
 		return x >= 0 && y >= 0 && x < g.W && y < g.H && inside(y*g.W+x)
 	}
@@ -129,17 +139,19 @@ func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPoly
 	}
 	var shells []orb.Polygon
 	var holes []orb.Ring
+	var shellPaths, holePaths [][][2]int
 	for _, r := range rings {
 		ring := g.toRing(r)
 		if len(ring) < 4 {
 			continue
 		}
 		if ring.Orientation() == orb.CCW {
-			shells = append(shells, orb.Polygon{ring})
+			shells, shellPaths = append(shells, orb.Polygon{ring}), append(shellPaths, r)
 		} else {
-			holes = append(holes, ring)
+			holes, holePaths = append(holes, ring), append(holePaths, r)
 		}
 	}
+	owner := make([]int, len(holes))
 	// Each hole goes to the smallest shell around it; shells' areas and
 	// bounds are computed once, and a bound test comes before the ring test.
 	areas := make([]float64, len(shells))
@@ -147,7 +159,7 @@ func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPoly
 	for i, s := range shells {
 		areas[i], bounds[i] = math.Abs(planar.Area(s[0])), s[0].Bound()
 	}
-	for _, h := range holes {
+	for hi, h := range holes {
 		// A point just beside the hole's first edge, on the reachable side
 		// (left of a boundary edge), lies in the shell that owns the hole.
 		a, b := h[0], h[1]
@@ -161,11 +173,66 @@ func (g *Grid) contourWindow(w window, inside func(cell int) bool) orb.MultiPoly
 				best, bestArea = i, areas[i]
 			}
 		}
-		if best >= 0 {
+		owner[hi] = best
+		if best >= 0 && field == nil {
 			shells[best] = append(shells[best], h)
 		}
 	}
-	return orb.MultiPolygon(shells)
+	if field == nil {
+		return orb.MultiPolygon(shells)
+	}
+	// Holes were matched on the exact lattice rings; now the smooth ones.
+	smooth := make(orb.MultiPolygon, len(shells))
+	for i := range shells {
+		smooth[i] = orb.Polygon{g.smoothRing(shellPaths[i], field, level)}
+	}
+	for hi := range holes {
+		if owner[hi] >= 0 {
+			smooth[owner[hi]] = append(smooth[owner[hi]], g.smoothRing(holePaths[hi], field, level))
+		}
+	}
+	return smooth
+}
+
+// smoothRing turns a closed lattice path (boundary edges, inside on the
+// left) into the ring through each edge's level crossing.
+func (g *Grid) smoothRing(path [][2]int, field []float32, level float32) orb.Ring {
+	value := func(x, y int) (float32, bool) {
+		if x < 0 || y < 0 || x >= g.W || y >= g.H {
+			return 0, false
+		}
+		v := field[y*g.W+x]
+		return v, !math.IsInf(float64(v), 1)
+	}
+	ring := make(orb.Ring, 0, len(path))
+	for i := 0; i+1 < len(path); i++ {
+		v, n := path[i], path[i+1]
+		dx, dy := n[0]-v[0], n[1]-v[1]
+		// The inside cell lies left of the edge, the outside cell right of it.
+		var ax, ay int
+		switch {
+		case dx == 1:
+			ax, ay = v[0], v[1]
+		case dy == 1:
+			ax, ay = v[0]-1, v[1]
+		case dx == -1:
+			ax, ay = v[0]-1, v[1]-1
+		default:
+			ax, ay = v[0], v[1]-1
+		}
+		bx, by := ax+dy, ay-dx
+		f := 0.5 // the cell edge, where the outer value is unknown
+		if ta, ok := value(ax, ay); ok {
+			if tb, ok := value(bx, by); ok && tb > ta {
+				// Kept off the centres, so no two crossings meet.
+				f = math.Max(0.05, math.Min(0.95, float64(level-ta)/float64(tb-ta)))
+			}
+		}
+		ca := orb.Point{g.MinLon + (float64(ax)+0.5)*g.DLon, g.MinLat + (float64(ay)+0.5)*g.DLat}
+		cb := orb.Point{g.MinLon + (float64(bx)+0.5)*g.DLon, g.MinLat + (float64(by)+0.5)*g.DLat}
+		ring = append(ring, orb.Point{ca[0] + f*(cb[0]-ca[0]), ca[1] + f*(cb[1]-ca[1])})
+	}
+	return append(ring, ring[0])
 }
 
 // toRing converts lattice vertices to lon/lat, dropping collinear ones.

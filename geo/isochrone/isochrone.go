@@ -39,11 +39,13 @@ func (n *Network) Isochrones(req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	times, err := n.Run(req.Origins, req.Mode, mins[0], req.Planned)
+	// The search goes a little past the largest band, so that its edge can
+	// be placed between cells too.
+	times, err := n.Run(req.Origins, req.Mode, mins[0]*smoothMargin, req.Planned)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Times: times, Bands: n.Grid.bands(mins, times.t)}, nil
+	return &Result{Times: times, Bands: n.Grid.bands(mins, times.t, true)}, nil
 }
 
 // bandMinutes returns the band limits largest first, so the first bounds
@@ -57,9 +59,14 @@ func bandMinutes(minutes []float64) ([]float64, error) {
 	return mins, nil
 }
 
+// smoothMargin is how far past the largest band an isochrone search runs,
+// so that its edge falls between cells rather than on their staircase.
+const smoothMargin = 1.2
+
 // bands contours a travel-time surface (seconds per grid cell) once per
-// limit in mins.
-func (g *Grid) bands(mins []float64, surface []float32) []Band {
+// limit in mins: smooth, through interpolated crossings (isochrones), or
+// exactly along the cells (catchments, whose coverage counts cells).
+func (g *Grid) bands(mins []float64, surface []float32, smooth bool) []Band {
 	out := make([]Band, 0, len(mins))
 	// Contour only the window the largest band reached.
 	w := window{g.W, g.H, 0, 0}
@@ -76,7 +83,11 @@ func (g *Grid) bands(mins []float64, surface []float32) []Band {
 			out = append(out, Band{Minutes: m, Geometry: orb.MultiPolygon{}})
 			continue
 		}
-		mp := g.contourWindow(w, func(c int) bool { return surface[c] <= limit })
+		var field []float32
+		if smooth {
+			field = surface
+		}
+		mp := g.contourSmooth(w, func(c int) bool { return surface[c] <= limit }, field, limit)
 		area := 0.0
 		for _, p := range mp {
 			area += geo.Area(p)

@@ -208,11 +208,11 @@ func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.Surface(req.Origins, req.Mode, mins[0])
+	res, err := r.Surface(req.Origins, req.Mode, mins[0]*smoothMargin)
 	if err != nil {
 		return nil, err
 	}
-	res.Bands = r.Grid.bands(mins, res.surface)
+	res.Bands = r.Grid.bands(mins, res.surface, true)
 	return res, nil
 }
 
@@ -254,7 +254,7 @@ func (r *RoadNetwork) surface(origins []orb.Point, m Mode, maxMin float64, owner
 	walk := r.Params.WalkKmh / 3.6 / r.Params.Detour
 	// The cells within the off-road walking radius, nearest first, with
 	// their distances: computed once, not per point.
-	const offRoad = 300.0
+	const offRoad = 150.0
 	reach := int(math.Ceil(offRoad / g.CellMetres))
 	type offset struct {
 		dx, dy int
