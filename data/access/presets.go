@@ -33,6 +33,16 @@ type Preset struct {
 	Minutes      []float64  `json:"minutes"`
 	DistanceNote string     `json:"distance_note"`
 	Categories   []Category `json:"categories"`
+	// PlanTarget is the plan's own target for this circle, where it has one.
+	PlanTarget *PlanTarget `json:"plan_target,omitempty"`
+}
+
+// PlanTarget is a plan target as the viewer states it, with the indicator
+// that measures it.
+type PlanTarget struct {
+	Zh        string `json:"zh"`
+	En        string `json:"en"`
+	Indicator string `json:"indicator"`
 }
 
 // Category is a kind of facility a preset measures, with its own band and

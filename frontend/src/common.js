@@ -76,10 +76,15 @@ export function popupHTML(layerName, props, lang) {
 
 // Style layers for a catalog layer that the planning style does not draw
 // (GIS staff uploads): one generic look per geometry family.
-export function genericLayers(name, sourceId, geometryType) {
+export function genericLayers(name, sourceId, geometryType, kind) {
   const color = '#c2185b';
   const base = { source: sourceId, 'source-layer': name };
   const out = [];
+  if (kind === 'roads') {
+    // A road network is context: thin warm-grey streets under the plan's layers.
+    return [{ ...base, id: `${name}-line`, type: 'line', minzoom: 11,
+      paint: { 'line-color': '#b3a794', 'line-opacity': 0.8, 'line-width': ['interpolate', ['linear'], ['zoom'], 11, 0.3, 14, 1, 17, 3] } }];
+  }
   if (geometryType === 'polygon' || geometryType === 'mixed') {
     out.push({ ...base, id: `${name}-fill`, type: 'fill', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': color, 'fill-opacity': 0.2 } });
     out.push({ ...base, id: `${name}-outline`, type: 'line', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'line-color': color, 'line-width': 1.5 } });

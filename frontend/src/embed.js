@@ -24,7 +24,7 @@ async function buildStyle() {
     const l = cat.layers.find((x) => x.name === name);
     if (!l) throw new Error(`unknown layer "${name}"`);
     style.sources['extra-' + name] = { type: 'vector', url: withToken(`/tiles/${encodeURIComponent(name)}.json`) };
-    style.layers.push(...genericLayers(name, 'extra-' + name, l.geometry_type));
+    style.layers.push(...genericLayers(name, 'extra-' + name, l.geometry_type, l.kind));
   }
   return style;
 }

@@ -4,6 +4,7 @@
 import { maplibregl, CJK_FONTS, PLAN_LAYERS, getJSON, popupHTML, genericLayers, escapeHTML } from './common.js';
 import { setupUpload } from './upload.js';
 import { setupIsochrones } from './isochrones.js';
+import { setupLifeCircles } from './lifecircles.js';
 import { setupIndicators } from './indicators.js';
 import { setupReview } from './review.js';
 
@@ -28,6 +29,11 @@ const T = {
     mWalk: '步行', mBike: '自行车', mDrive: '驾车', isoBands: '时间（分钟）', isoPlanned: '包含规划线路', isoRun: '计算',
     isoPickedAt: '起点：', isoNeedOrigin: '请在地图上点击或选择起点。', isoModel: '网络模型', minWord: '分钟', unitsReached: '个城镇单元可达',
     download: '下载 GeoJSON', townWord: '镇/街道', unitWord: '区/市', stationWord: '站',
+    lcTitle: '生活圈与覆盖分析', lcPreset: '生活圈标准', lcCustom: '自定义', lcOrigins: '设施图层', lcWhere: '筛选（属性=值，可留空）',
+    lcCategory: '类别属性（按标准的设施类别统计，可留空）', lcDemand: '需求（人口）图层', lcDemandDefault: '城镇体系 2020 年人口（默认）',
+    lcWeight: '权重属性', lcUnits: '按区、县级市统计', lcCompareBox: '与规划线路情景比较', lcUncovered: '未覆盖的需求',
+    lcServes: '最近服务需求：', lcFacilities: '设施', lcNoTarget: '规划未给出该生活圈的覆盖率目标。', lcBand: '时间', lcCovered: '覆盖',
+    lcShare: '比例', lcPerUnit: '各区、县级市覆盖比例', lcCategories: '各类设施', lcCompare: '规划情景增加',
     indTitle: '规划监测指标', indBaseline: '2020年', indTarget: '2025年目标', st_on_track: '达标', st_behind: '未达标', st_not_computable: '无法计算',
   },
   en: {
@@ -50,6 +56,12 @@ const T = {
     mWalk: 'Walk', mBike: 'Bike', mDrive: 'Drive', isoBands: 'Minutes', isoPlanned: 'Include planned lines', isoRun: 'Compute',
     isoPickedAt: 'Origin:', isoNeedOrigin: 'Click the map or choose an origin.', isoModel: 'Network model', minWord: 'min', unitsReached: 'town-system units reached',
     download: 'Download GeoJSON', townWord: 'town', unitWord: 'district/city', stationWord: ' station',
+    lcTitle: 'Life circles and coverage', lcPreset: 'Life-circle standard', lcCustom: 'Custom', lcOrigins: 'Facility layer', lcWhere: 'Filter (attribute=value, optional)',
+    lcCategory: 'Category attribute (report per facility category of the standard; optional)', lcDemand: 'Demand (population) layer',
+    lcDemandDefault: 'Town system, 2020 population (default)', lcWeight: 'Weight attribute', lcUnits: 'Per district and county-level city',
+    lcCompareBox: 'Compare with the planned lines', lcUncovered: 'Uncovered demand', lcServes: 'Serves first:', lcFacilities: 'facilities',
+    lcNoTarget: 'The plan sets no coverage target for this circle.', lcBand: 'Band', lcCovered: 'Covered', lcShare: 'Share',
+    lcPerUnit: 'Share covered per district / county-level city', lcCategories: 'Per facility category', lcCompare: 'Planned scenario adds',
     indTitle: 'Plan indicators', indBaseline: '2020', indTarget: '2025 target', st_on_track: 'on track', st_behind: 'behind', st_not_computable: 'not computable',
   },
 };
@@ -164,7 +176,7 @@ function applyFilters() {
     }
   }
   for (const [name, e] of state.extra) {
-    for (const l of genericLayers(name, 'extra-' + name, e.geometryType)) {
+    for (const l of genericLayers(name, 'extra-' + name, e.geometryType, e.kind)) {
       if (map.getLayer(l.id)) map.setLayoutProperty(l.id, 'visibility', e.visible ? 'visible' : 'none');
     }
   }
@@ -242,7 +254,8 @@ function renderPanel() {
   if (state.extra.size) {
     html += `<fieldset><legend>${escapeHTML(t('uploads'))}</legend>`;
     for (const [name, e] of state.extra) {
-      html += `<label for="toggle-extra-${name}"><input type="checkbox" id="toggle-extra-${name}" data-extra="${escapeHTML(name)}"${e.visible ? ' checked' : ''}><span class="sw fill" style="background:#c2185b33;border-color:#c2185b"></span><span>${escapeHTML(e.title)}</span></label>`;
+      const sw = e.kind === 'roads' ? '<span class="sw line" style="border-color:#b3a794"></span>' : '<span class="sw fill" style="background:#c2185b33;border-color:#c2185b"></span>';
+      html += `<label for="toggle-extra-${name}"><input type="checkbox" id="toggle-extra-${name}" data-extra="${escapeHTML(name)}"${e.visible ? ' checked' : ''}>${sw}<span>${escapeHTML(e.title)}</span></label>`;
     }
     html += '</fieldset>';
   }
@@ -272,9 +285,11 @@ async function syncCatalog() {
     if (PLAN_LAYERS.includes(l.name) || l.kind === 'synthetic' || state.extra.has(l.name)) continue;
     const src = 'extra-' + l.name;
     if (!map.getSource(src)) map.addSource(src, { type: 'vector', url: `/tiles/${encodeURIComponent(l.name)}.json` });
-    // Uploads draw above the town system, beneath red lines, rail and labels.
-    for (const sl of genericLayers(l.name, src, l.geometry_type)) if (!map.getLayer(sl.id)) map.addLayer(sl, 'eco_redlines-fill');
-    state.extra.set(l.name, { title: l.title, visible: true, geometryType: l.geometry_type });
+    // Uploads draw above the town system, beneath red lines, rail and labels;
+    // a road network beneath the town system's outlines.
+    const beneath = l.kind === 'roads' && map.getLayer('town_system-outline') ? 'town_system-outline' : 'eco_redlines-fill';
+    for (const sl of genericLayers(l.name, src, l.geometry_type, l.kind)) if (!map.getLayer(sl.id)) map.addLayer(sl, beneath);
+    state.extra.set(l.name, { title: l.title, visible: true, geometryType: l.geometry_type, kind: l.kind });
     changed = true;
   }
   if (changed) renderPanel();
@@ -336,6 +351,7 @@ map.on('load', async () => {
   loadMetroLines();
   setupUpload({ map, t, onCatalogChange: syncCatalog });
   setupIsochrones({ map, t });
+  setupLifeCircles({ map, t, lang: () => lang });
   indicatorsPanel = setupIndicators({ map, t, lang: () => lang });
   setupReview({ map, t, onCatalogChange: syncCatalog });
   setInterval(syncCatalog, 30000);

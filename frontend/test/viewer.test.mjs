@@ -280,3 +280,38 @@ test('in a whole-city view each district and county-level city is named once', a
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the life-circle panel measures coverage from the metro stations, lights up a station\'s own area on hover and downloads the table', async () => {
+  const { page, errors } = await openViewer('#12/31.305/120.615');
+  await page.locator('#lc summary').click();
+  await page.locator('#lc-preset option[value="gb50180_15min"]').waitFor({ state: 'attached', timeout: 20000 });
+  await page.locator('#lc-preset').selectOption('gb50180_15min');
+  assert.equal(await page.locator('#lc-minutes').inputValue(), '5,10,15');
+  assert.match(await page.locator('#lc-preset-note').innerText(), /GB 50180-2018/);
+  await page.locator('#lc-where').fill('kind=metro');
+  await page.locator('#lc-submit').click();
+  await page.locator('#lc-csv').waitFor({ timeout: 60000 });
+  await waitForMap(page);
+  const mins = await page.evaluate(() => [...new Set(window.gusuMap.getSource('lifecircles').serialize().data.features.map((f) => f.properties.minutes))].sort((a, b) => a - b));
+  assert.deepEqual(mins, [5, 10, 15]);
+  assert.equal(await page.locator('table.lc-units tr').count(), 11, 'one row per district and county-level city, plus the header');
+  const report = await page.locator('#lc-report').innerText();
+  assert.match(report, /姑苏区/);
+  assert.match(report, /规划未给出/);
+  // Hovering a service area names its station.
+  const fc = await (await fetch(gusu.url + '/api/layers/rail_stations/features?bbox=120.60,31.295,120.63,31.315')).json();
+  const st = fc.features.find((f) => f.properties.kind === 'metro');
+  assert.ok(st, 'no metro station in view');
+  const p = await screenPoint(page, st.geometry.coordinates);
+  await page.mouse.move(p.x + 2, p.y + 2);
+  const tip = page.locator('.lc-tip');
+  await tip.waitFor({ timeout: 10000 });
+  const lit = await page.evaluate(() => window.gusuMap.querySourceFeatures('lifecircles').filter((f) => window.gusuMap.getFeatureState({ source: 'lifecircles', id: f.id }).hover).length);
+  assert.ok(lit > 0, 'no service area lit up under the pointer');
+  await page.screenshot({ path: join(artifacts, 'lifecircles.png') });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#lc-csv').click()]);
+  const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+  assert.match(csv, /^category,minutes,unit_id,unit_code,unit_name,covered,total,share/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
