@@ -161,6 +161,9 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 		table(c.Category+" "+c.NameZh+" ", c.Coverage)
 	}
 	if c := res.Comparison; c != nil {
+		if c.Note != "" {
+			fmt.Fprintf(tw, "\n%s\n", c.Note)
+		}
 		fmt.Fprintf(tw, "\n%s → %s\tunit\tcovered\tcompared\tdifference\tgained km²\n", c.Scenario, c.Against)
 		for _, b := range c.Bands {
 			fmt.Fprintf(tw, "≤ %g min\tall\t%.0f\t%.0f\t%+.0f\t%.2f\n", b.Minutes, b.Covered, b.Compared, b.Difference, b.GainedKm2)

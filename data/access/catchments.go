@@ -582,6 +582,9 @@ type Comparison struct {
 	Bands    []BandChange `json:"bands"`
 	// Gained holds per band the area reached in the compared scenario only.
 	Gained *geojson.FeatureCollection `json:"gained"`
+	// Note says why the scenarios may not differ (e.g. no planned line has
+	// stations on it).
+	Note string `json:"note,omitempty"`
 }
 
 // compare runs the same search in the compared scenario (on the same
@@ -670,6 +673,22 @@ func (s *Service) compare(ctx context.Context, b *built, q Query, roads bool, re
 			cmp.Gained.Append(f)
 		}
 		cmp.Bands = append(cmp.Bands, bc)
+	}
+	if planned != q.Planned {
+		n := 0
+		for _, l := range b.net.Lines() {
+			if l.Planned {
+				n++
+			}
+		}
+		switch {
+		case roads:
+			cmp.Note = "answered on the road network, which has no rail: the planned scenario cannot differ here"
+		case n == 0:
+			cmp.Note = "no planned rail line in rail_lines has two or more stations on it (within 300 m), so the planned scenario equals the existing one: add the planned stations (status=planned) to rail_stations"
+		default:
+			cmp.Note = fmt.Sprintf("%d planned line sections with stations are in the network", n)
+		}
 	}
 	res.Comparison = cmp
 	return ctx.Err()

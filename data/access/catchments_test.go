@@ -539,6 +539,12 @@ func TestCatchmentsCompareScenarios(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	kunshan := f.sql(t, "SELECT ST_X(seat) || ',' || ST_Y(seat) FROM town_system WHERE code = '320583'").(string)
+	station := f.sql(t, "SELECT json_build_array(ST_X(geom), ST_Y(geom))::text FROM rail_stations WHERE name = '苏州'").(string)
+	// The bundle's one planned line has no stations on it: the comparison says so.
+	if _, fc, _ := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"points": [][]float64{{120.62, 31.33}}}, "mode": "transit", "minutes": []float64{30},
+		"compare": map[string]any{"scenario": "planned"}}); !strings.Contains(fmt.Sprint(fc["comparison"].(map[string]any)["note"]), "no planned rail line") {
+		t.Fatalf("comparison note: %v", fc["comparison"])
+	}
 	for _, sql := range []string{
 		"INSERT INTO rail_stations (station_id, name, kind, status, lines, geom) VALUES ('test:ks', '昆山中心（规划）', 'intercity', 'planned', '{苏昆城际}', ST_SetSRID(ST_MakePoint(" + kunshan + "), 4326))",
 		"INSERT INTO rail_lines (line_id, name, kind, status, schematic, avg_speed_kmh, headway_min, geom) SELECT 'test:sk', '苏昆城际', 'intercity', 'planned', true, 120, 10, ST_Multi(ST_MakeLine(a.geom, b.geom)) FROM rail_stations a, rail_stations b WHERE a.name = '苏州' AND b.station_id = 'test:ks'",
@@ -547,7 +553,6 @@ func TestCatchmentsCompareScenarios(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	station := f.sql(t, "SELECT json_build_array(ST_X(geom), ST_Y(geom))::text FROM rail_stations WHERE name = '苏州'").(string)
 	var at []float64
 	json.Unmarshal([]byte(station), &at)
 	body := func(scenario string, compare bool) map[string]any {
@@ -575,7 +580,7 @@ func TestCatchmentsCompareScenarios(t *testing.T) {
 	_, existing, _ := f.post(t, "/api/catchments", body("existing", false))
 	_, planned, _ := f.post(t, "/api/catchments", body("planned", false))
 	cmp := fc["comparison"].(map[string]any)
-	if cmp["scenario"] != "existing" || cmp["compared_scenario"] != "planned" {
+	if cmp["scenario"] != "existing" || cmp["compared_scenario"] != "planned" || !strings.Contains(fmt.Sprint(cmp["note"]), "planned line sections") {
 		t.Fatalf("comparison %v", cmp)
 	}
 	bandOf := func(fc map[string]any, m float64) string {
