@@ -15,7 +15,7 @@ rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, 'assets', 'vendor'), { recursive: true });
 
 await esbuild.build({
-  entryPoints: [join(here, 'src/viewer.js'), join(here, 'src/embed.js')],
+  entryPoints: [join(here, 'src/viewer.js'), join(here, 'src/embed.js'), join(here, 'src/print.js')],
   bundle: true,
   format: 'esm',
   minify: true,
@@ -26,7 +26,7 @@ await esbuild.build({
   logLevel: 'warning',
 });
 await esbuild.build({
-  entryPoints: [join(here, 'src/viewer.css')],
+  entryPoints: [join(here, 'src/viewer.css'), join(here, 'src/print.css')],
   bundle: true,
   minify: true,
   outdir: join(dist, 'assets'),
@@ -37,7 +37,7 @@ for (const f of ['maplibre-gl.mjs', 'maplibre-gl-worker.mjs', 'maplibre-gl-share
   cpSync(join(ml, f), join(dist, 'assets/vendor', f));
 }
 cpSync(join(here, 'node_modules/maplibre-gl/LICENSE.txt'), join(dist, 'assets/vendor/MAPLIBRE-LICENSE.txt'));
-for (const page of ['index.html', 'embed.html']) {
+for (const page of ['index.html', 'embed.html', 'print.html']) {
   cpSync(join(here, 'src', page), join(dist, page));
 }
 

@@ -68,6 +68,8 @@ func (h *Handler) fsys() fs.FS {
 func (h *Handler) Routes(r *mux.Router) {
 	r.Handle("/", h.page("index.html")).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/embed", h.page("embed.html")).Methods(http.MethodGet, http.MethodHead)
+	// The print layout that map export renders (GET /api/maps/export).
+	r.Handle("/print", h.page("print.html")).Methods(http.MethodGet, http.MethodHead)
 	r.PathPrefix("/assets/").Handler(http.HandlerFunc(h.asset)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/viewer-config.json", http.HandlerFunc(h.config)).Methods(http.MethodGet, http.MethodHead)
 }

@@ -68,6 +68,18 @@ ensure_go() {
 	fi
 }
 
+# Map export (GET /api/maps/export) renders the viewer's own map in
+# Debian's headless Chromium, with CJK fonts for the Chinese labels.
+ensure_chromium() {
+	missing=
+	[ -x /usr/bin/chromium ] || missing="$missing chromium"
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$missing fonts-noto-cjk"
+	if [ -n "$missing" ]; then
+		echo "gusu: installing$missing (apt-get) for map export" >&2
+		apt_install $missing
+	fi
+}
+
 # Browser tests: Debian's Chromium (driven by playwright-core, which never
 # downloads a browser of its own), Node.js with npm, and CJK fonts so that
 # screenshots show the Chinese labels.
@@ -79,6 +91,8 @@ ensure_browser() {
 	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$missing fonts-noto-cjk"
 	# The font gusu's Latin glyphs are rendered from (tests check they are current).
 	[ -f /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf ] || missing="$missing fonts-noto-core"
+	# Map export tests read the PDFs with poppler (pdfinfo, pdftoppm, pdftotext).
+	command -v pdfinfo >/dev/null 2>&1 || missing="$missing poppler-utils"
 	if [ -n "$missing" ]; then
 		echo "gusu: installing$missing (apt-get)" >&2
 		apt_install $missing

@@ -6,6 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_postgis
+ensure_chromium
 ensure_go
 go build -o bin/gusu ./cmd/gusu
 exec bin/gusu serve "$@"

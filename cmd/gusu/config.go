@@ -43,6 +43,7 @@ type Config struct {
 	ReadTimeout           time.Duration
 	BasemapTiles          string
 	BasemapAttr           string
+	Chromium              string
 	IsoCellM              int
 	IsoDetour             string
 	IsoWalkKmh            string
@@ -78,6 +79,7 @@ var configKeys = []configKey{
 	{"read-timeout", "GUSU_READ_TIMEOUT", "30s", "time limit for reading a request (headers and body) other than an upload", func(c *Config) any { return &c.ReadTimeout }},
 	{"basemap-tiles", "GUSU_BASEMAP_TILES", "", "XYZ raster tile URL template ({z}/{x}/{y}) drawn under the layers in the viewer, e.g. a Tianditu tile service; empty: no basemap (works offline)", func(c *Config) any { return &c.BasemapTiles }},
 	{"basemap-attribution", "GUSU_BASEMAP_ATTRIBUTION", "", "attribution shown for --basemap-tiles", func(c *Config) any { return &c.BasemapAttr }},
+	{"chromium", "GUSU_CHROMIUM", "", "the Chromium binary map export runs (default: chromium on the PATH)", func(c *Config) any { return &c.Chromium }},
 	{"iso-cell-m", "GUSU_ISO_CELL_M", "200", "cell size of the accessibility surface, in metres", func(c *Config) any { return &c.IsoCellM }},
 	{"iso-detour", "GUSU_ISO_DETOUR", "1.3", "detour factor of the off-network model (path length / straight line)", func(c *Config) any { return &c.IsoDetour }},
 	{"iso-walk-kmh", "GUSU_ISO_WALK_KMH", "4.8", "walking speed, km/h", func(c *Config) any { return &c.IsoWalkKmh }},

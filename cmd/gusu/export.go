@@ -20,8 +20,11 @@ import (
 // cmdExport is `gusu export pmtiles --layers a,b --minzoom N --maxzoom M
 // [--bbox minx,miny,maxx,maxy] [--format pmtiles|mbtiles] OUT`.
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "map" {
+		return cmdExportMap(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "pmtiles" {
-		return fmt.Errorf("%w: 'gusu export' takes pmtiles (with --format mbtiles for MBTiles)", errUsage)
+		return fmt.Errorf("%w: 'gusu export' takes pmtiles (with --format mbtiles for MBTiles) or map", errUsage)
 	}
 	fs := flag.NewFlagSet("export pmtiles", flag.ContinueOnError)
 	layerList := fs.String("layers", "", "comma-separated layers to export (required)")

@@ -39,6 +39,9 @@ Usage:
                            the plan's spatial indicators against its targets
   gusu export pmtiles --layers a,b [--minzoom 0] [--maxzoom 14] [--bbox …] [--format pmtiles|mbtiles] OUT
                            write the layers' tiles to a PMTiles (or MBTiles) file
+  gusu export map [--layers a,b] [--bbox …] [--paper A3 | --width-mm N] [--orientation landscape]
+                  [--dpi 300] [--title T] [--lang zh|en] OUT.pdf|OUT.png
+                           a map for a report: title, legend, scale bar, north arrow, credits
   gusu bench tiles [--parcels N] [--concurrency N] [flags]
                            benchmark tiles against the pg_tileserv baseline
   gusu version

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/gusu-gis/gusu/data/purge"
 	"github.com/gusu-gis/gusu/data/upload"
 	"github.com/gusu-gis/gusu/frontend"
+	"github.com/gusu-gis/gusu/frontend/mapexport"
 	"github.com/gusu-gis/gusu/tiles"
 )
 
@@ -72,6 +74,15 @@ type server struct {
 	tiles    *tiles.Server
 	access   *access.Service
 	handler  http.Handler
+	// loopback is where this server answers on this machine, for map export.
+	loopback atomic.Value
+}
+
+// loopbackURL is the server's own base URL on loopback (map export loads
+// its print page from it).
+func (s *server) loopbackURL() string {
+	v, _ := s.loopback.Load().(string)
+	return v
 }
 
 func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
@@ -141,6 +152,25 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 			}))).Methods(http.MethodGet, http.MethodHead)
 		}
 	}
+	(&mapexport.Handler{
+		Exporter: &mapexport.Exporter{Chromium: cfg.Chromium},
+		Base:     s.loopbackURL,
+		Check: func(r *http.Request, names []string) error {
+			for _, n := range names {
+				l, err := s.registry.Get(r.Context(), n)
+				if err != nil || (l.Private && !authn.CanSeePrivate(r)) {
+					if err == nil && auth.FromRequest(r) != "" {
+						return authn.RequireForLayer(r, true)
+					}
+					return httpapi.NotFound(fmt.Sprintf("no layer named %q", n), nil)
+				}
+			}
+			return nil
+		},
+		// Each export runs a browser: two at a time, the rest wait briefly, then 503.
+		Slots: httpapi.NewLimiter("map-export", 2, 10*time.Second),
+		Log:   log,
+	}).Routes(r)
 	fe := &frontend.Handler{Dir: cfg.FrontendDir}
 	if cfg.BasemapTiles != "" {
 		fe.Basemap = &frontend.Basemap{Tiles: []string{cfg.BasemapTiles}, Attribution: cfg.BasemapAttr, TileSize: 256}
@@ -225,6 +255,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener, start time.Time) er
 	// of each taking a file descriptor (and failing accept for everyone);
 	// one client address may hold only its share.
 	ln = httpapi.LimitListener(ln, s.cfg.MaxConnections, min(s.cfg.MaxConnectionsPerHost, s.cfg.MaxConnections))
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		s.loopback.Store(fmt.Sprintf("http://127.0.0.1:%d", a.Port))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("gusu is serving", "url", "http://"+ln.Addr().String()+"/", "startup", time.Since(start).Round(time.Millisecond))

@@ -97,3 +97,21 @@ export function genericLayers(name, sourceId, geometryType, kind) {
   }
   return out;
 }
+
+// styleColour reads a legend swatch's colour from a style's layers (a
+// match on the swatch's value, or the layer's plain colour), so legends
+// always match the map.
+export function styleColour(layers, sw) {
+  const layer = layers.find((l) => l.id === sw.layer);
+  if (!layer) return '#999';
+  const prop = { fill: 'fill-color', line: 'line-color', circle: 'circle-color' }[layer.type];
+  let v = layer.paint && layer.paint[sw.circle ? 'circle-stroke-color' : prop];
+  if (sw.circle && layer.paint['circle-color'] && layer.paint['circle-color'] !== '#ffffff') v = layer.paint['circle-color'];
+  if (Array.isArray(v) && v[0] === 'match') {
+    for (let i = 2; i < v.length - 1; i += 2) {
+      if (v[i] === sw.match) return Array.isArray(v[i + 1]) ? v[i + 1][v[i + 1].length - 1] : v[i + 1];
+    }
+    return v[v.length - 1];
+  }
+  return typeof v === 'string' ? v : '#999';
+}

@@ -17,7 +17,8 @@ async function buildStyle() {
   const withToken = (url) => (token ? `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : url);
   const planWanted = want.filter((n) => PLAN_LAYERS.includes(n));
   style.sources.gusu.url = withToken(`/tiles/${planWanted.length ? planWanted.join(',') : PLAN_LAYERS.join(',')}.json`);
-  style.layers = style.layers.filter((l) => l.type === 'background' || planWanted.includes(l['source-layer']));
+  style.layers = style.layers.filter((l) => l.type === 'background' || planWanted.includes(l['source-layer']) ||
+    (l.source === 'town_labels' && planWanted.includes('town_system')));
   if (!planWanted.length) delete style.sources.gusu;
   const cat = await getJSON('/api/layers');
   for (const name of want.filter((n) => !PLAN_LAYERS.includes(n))) {

@@ -1,7 +1,7 @@
 // The planners' viewer: the plan's layers with a layer panel, legend,
 // feature popups and a Chinese/English switch. Layers that appear in the
 // catalog later (uploads) are added without reloading.
-import { maplibregl, CJK_FONTS, PLAN_LAYERS, getJSON, popupHTML, genericLayers, escapeHTML } from './common.js';
+import { maplibregl, CJK_FONTS, PLAN_LAYERS, getJSON, popupHTML, genericLayers, escapeHTML, styleColour } from './common.js';
 import { setupUpload } from './upload.js';
 import { setupIsochrones } from './isochrones.js';
 import { setupLifeCircles } from './lifecircles.js';
@@ -34,6 +34,8 @@ const T = {
     lcWeight: '权重属性', lcUnits: '按区、县级市统计', lcCompareBox: '与规划线路情景比较', lcUncovered: '未覆盖的需求',
     lcServes: '最近服务需求：', lcFacilities: '设施', lcNoTarget: '规划未给出该生活圈的覆盖率目标。', lcBand: '时间', lcCovered: '覆盖',
     lcShare: '比例', lcPerUnit: '各区、县级市覆盖比例', lcCategories: '各类设施', lcCompare: '规划情景增加',
+    exTitle: '导出地图', exMapTitle: '标题', exPaper: '纸张', exOrientation: '方向', exLandscape: '横向', exPortrait: '纵向', exDPI: '分辨率（dpi）',
+    exFormat: '格式', exButton: '导出当前视图', exNote: '导出当前视图范围和显示的图层，带图例、比例尺、指北针和数据来源。', exWorking: '正在生成…',
     indTitle: '规划监测指标', indBaseline: '2020年', indTarget: '2025年目标', st_on_track: '达标', st_behind: '未达标', st_not_computable: '无法计算',
   },
   en: {
@@ -62,6 +64,9 @@ const T = {
     lcCompareBox: 'Compare with the planned lines', lcUncovered: 'Uncovered demand', lcServes: 'Serves first:', lcFacilities: 'facilities',
     lcNoTarget: 'The plan sets no coverage target for this circle.', lcBand: 'Band', lcCovered: 'Covered', lcShare: 'Share',
     lcPerUnit: 'Share covered per district / county-level city', lcCategories: 'Per facility category', lcCompare: 'Planned scenario adds',
+    exTitle: 'Export map', exMapTitle: 'Title', exPaper: 'Paper', exOrientation: 'Orientation', exLandscape: 'Landscape', exPortrait: 'Portrait',
+    exDPI: 'Resolution (dpi)', exFormat: 'Format', exButton: 'Export the current view',
+    exNote: 'Exports the current view and the layers shown, with legend, scale bar, north arrow and sources.', exWorking: 'Rendering…',
     indTitle: 'Plan indicators', indBaseline: '2020', indTarget: '2025 target', st_on_track: 'on track', st_behind: 'behind', st_not_computable: 'not computable',
   },
 };
@@ -136,20 +141,7 @@ function setError(message) {
 }
 
 // colourOf reads a swatch colour from the style itself, so the legend always matches it.
-function colourOf(sw) {
-  const layer = map.getStyle().layers.find((l) => l.id === sw.layer);
-  if (!layer) return '#999';
-  const prop = { fill: 'fill-color', line: 'line-color', circle: 'circle-color' }[layer.type];
-  let v = layer.paint && layer.paint[sw.circle ? 'circle-stroke-color' : prop];
-  if (sw.circle && layer.paint['circle-color'] && layer.paint['circle-color'] !== '#ffffff') v = layer.paint['circle-color'];
-  if (Array.isArray(v) && v[0] === 'match') {
-    for (let i = 2; i < v.length - 1; i += 2) {
-      if (v[i] === sw.match) return Array.isArray(v[i + 1]) ? v[i + 1][v[i + 1].length - 1] : v[i + 1];
-    }
-    return v[v.length - 1];
-  }
-  return typeof v === 'string' ? v : '#999';
-}
+const colourOf = (sw) => styleColour(map.getStyle().layers, sw);
 
 function swatchHTML(sw) {
   const c = colourOf(sw);
@@ -322,6 +314,43 @@ document.getElementById('lang').addEventListener('click', () => {
   if (popup.isOpen() && lastFeature) popup.setHTML(popupHTML(lastFeature.sourceLayer, lastFeature.properties, lang));
 });
 
+// Map export: the current view and the layers shown, through
+// GET /api/maps/export (the server draws it with the same style).
+function setupExport() {
+  const $ = (id) => document.getElementById(id);
+  $('ex-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const b = map.getBounds();
+    const shown = [];
+    if (state.levels.size || !state.hidden.has('towns')) shown.push('town_system');
+    if (!state.hidden.has('redlines')) shown.push('eco_redlines');
+    if (state.kinds.size || !state.hidden.has('planned')) shown.push('rail_lines');
+    if (!state.hidden.has('stations')) shown.push('rail_stations');
+    for (const [name, x] of state.extra) if (x.visible) shown.push(name);
+    const q = new URLSearchParams({ layers: shown.join(','), bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(','),
+      paper: $('ex-paper').value, orientation: $('ex-orientation').value, dpi: $('ex-dpi').value, format: $('ex-format').value,
+      title: $('ex-title').value, lang });
+    $('ex-submit').disabled = true;
+    $('ex-note').textContent = t('exWorking');
+    try {
+      const tok = sessionStorage.getItem('gusu.token');
+      const resp = await fetch('/api/maps/export?' + q, tok ? { headers: { Authorization: `Bearer ${tok}` } } : undefined);
+      if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).error || resp.statusText);
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(await resp.blob());
+      a.download = `gusu-map-${q.get('paper')}.${q.get('format')}`;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      $('ex-note').textContent = t('exNote');
+    } catch (err) {
+      $('ex-note').textContent = t('error') + err.message;
+    } finally {
+      $('ex-submit').disabled = false;
+    }
+  });
+}
+
 // An optional basemap for deployments that have one (none by default).
 async function addBasemap() {
   try {
@@ -352,6 +381,7 @@ map.on('load', async () => {
   setupUpload({ map, t, onCatalogChange: syncCatalog });
   setupIsochrones({ map, t });
   setupLifeCircles({ map, t, lang: () => lang });
+  setupExport();
   indicatorsPanel = setupIndicators({ map, t, lang: () => lang });
   setupReview({ map, t, onCatalogChange: syncCatalog });
   setInterval(syncCatalog, 30000);

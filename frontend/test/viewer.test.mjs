@@ -318,3 +318,17 @@ test('the life-circle panel measures coverage from the metro stations, lights up
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the export button downloads a PDF of the current view', async () => {
+  const { page, errors } = await openViewer('#10/31.30/120.62');
+  await page.locator('#export summary').click();
+  await page.locator('#ex-paper').selectOption('A4');
+  await page.locator('#ex-dpi').selectOption('150');
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 90000 }), page.locator('#ex-submit').click()]);
+  const pdf = await (await import('node:fs/promises')).readFile(await download.path());
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+  assert.ok(pdf.length > 20000, `PDF of ${pdf.length} bytes`);
+  (await import('node:fs')).writeFileSync(join(artifacts, 'export-view.pdf'), pdf);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
