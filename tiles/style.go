@@ -39,6 +39,8 @@ func Style(base string) map[string]any {
 			"gusu": map[string]any{"type": "vector", "url": base + "/tiles/town_system,eco_redlines,rail_lines,rail_stations.json"},
 			// One label point per unit (not per tile it spans): each name once.
 			"town_labels": map[string]any{"type": "geojson", "data": base + "/api/layers/town_system/labels"},
+			// Beyond the city: rail runs on past the boundary; this fades it.
+			"city_outside": map[string]any{"type": "geojson", "data": base + "/api/layers/town_system/outside"},
 		},
 		"layers": []any{
 			map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": ColorBackground}},
@@ -71,9 +73,16 @@ func Style(base string) map[string]any {
 					"circle-radius":       []any{"interpolate", []any{"linear"}, []any{"zoom"}, 9, []any{"match", []any{"get", "kind"}, "metro", 1.5, 3}, 14, []any{"match", []any{"get", "kind"}, "metro", 4, 6}},
 					"circle-stroke-color": []any{"match", []any{"get", "kind"}, "metro", ColorMetro, ColorHighSpeed},
 					"circle-stroke-width": 1.5}},
-			unitLabels(labelLayer("town_system-label-units", "", nil, "name_zh", 6, 11, 15, "#3d3326", "center")),
-			labelLayer("town_system-label-towns", "town_system", []any{"==", []any{"geometry-type"}, "Point"}, "name_zh", 9, 24, 12, ColorTown, "top"),
+			// Outside the city everything fades into the background, so rail
+			// lines end at the city boundary rather than at a rectangle.
+			map[string]any{"id": "city-outside", "type": "fill", "source": "city_outside",
+				"paint": map[string]any{"fill-color": ColorBackground, "fill-opacity": 0.85}},
+			// Labels that collide give way by priority: county-level units,
+			// then towns, then stations. MapLibre places the topmost symbol
+			// layer first, so the most important comes last.
 			labelLayer("rail_stations-label", "rail_stations", nil, "name", 12, 24, 11, "#243447", "top"),
+			labelLayer("town_system-label-towns", "town_system", []any{"==", []any{"geometry-type"}, "Point"}, "name_zh", 9, 24, 12, ColorTown, "top"),
+			unitLabels(labelLayer("town_system-label-units", "", nil, "name_zh", 6, 11, 15, "#3d3326", "center")),
 		},
 	}
 }

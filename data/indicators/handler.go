@@ -44,5 +44,6 @@ func (s *Service) withhold(ctx context.Context, ind *Indicator) {
 	}
 	ind.Inputs = visible
 	ind.Value, ind.Details, ind.Counted, ind.Status = nil, nil, nil, NotComputable
-	ind.Caveats = []string{"computed from a layer that is not available to this client"}
+	ind.Caveats, ind.CaveatsZh = nil, nil
+	ind.caveat("computed from a layer that is not available to this client", "由本客户端无权查看的图层计算")
 }

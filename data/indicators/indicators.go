@@ -63,7 +63,9 @@ type Indicator struct {
 	Status  string           `json:"status"`
 	Inputs  map[string]int64 `json:"inputs"` // layer → version computed from
 	Caveats []string         `json:"caveats"`
-	Counted []string         `json:"counted,omitempty"` // names of what it counts
+	// CaveatsZh are the caveats in Chinese, in the same order.
+	CaveatsZh []string `json:"caveats_zh"`
+	Counted   []string `json:"counted,omitempty"` // names of what it counts
 }
 
 // Service computes indicators.
@@ -132,7 +134,7 @@ func (s *Service) One(ctx context.Context, id string) (Indicator, error) {
 	if fig == nil {
 		return Indicator{}, fmt.Errorf("unknown indicator %q", id)
 	}
-	ind := Indicator{PlanFigure: *fig, Inputs: map[string]int64{}, Caveats: []string{}}
+	ind := Indicator{PlanFigure: *fig, Inputs: map[string]int64{}, Caveats: []string{}, CaveatsZh: []string{}}
 	tables := map[string]string{}
 	inputs := map[string]*layers.Layer{}
 	var key strings.Builder
@@ -140,7 +142,7 @@ func (s *Service) One(ctx context.Context, id string) (Indicator, error) {
 		l, err := s.reg.Get(ctx, name)
 		if err != nil {
 			ind.Status = NotComputable
-			ind.Caveats = append(ind.Caveats, fmt.Sprintf("layer %s is missing", name))
+			ind.caveat(fmt.Sprintf("layer %s is missing", name), fmt.Sprintf("缺少图层 %s", name))
 			return ind, nil
 		}
 		ind.Inputs[name] = l.Version
@@ -215,7 +217,7 @@ func (s *Service) redlineShare(ctx context.Context, tables map[string]string, re
 	}
 	if land == nil || *land == 0 {
 		ind.Status = NotComputable
-		ind.Caveats = append(ind.Caveats, "the town system has no polygons: the city's area is unknown")
+		ind.caveat("the town system has no polygons: the city's area is unknown", "城镇体系图层没有面要素，无法得到全市面积")
 		return nil
 	}
 	r := 0.0
@@ -225,9 +227,10 @@ func (s *Service) redlineShare(ctx context.Context, tables map[string]string, re
 	ind.judge(round(100*r / *land, 2))
 	ind.Details = map[string]any{"redline_km2": round(r/1e6, 2), "land_km2": round(*land/1e6, 2)}
 	if approx != nil && *approx {
-		ind.Caveats = append(ind.Caveats, "the red lines are provisional: lake outlines (Taihu, Yangcheng, Dianshan) from GSHHG stand in for the official red-line polygons, which are not public; upload them to eco_redlines")
+		ind.caveat("the red lines are provisional: lake outlines (Taihu, Yangcheng, Dianshan) from GSHHG stand in for the official red-line polygons, which are not public; upload them to eco_redlines",
+			"生态保护红线为临时数据：以 GSHHG 湖泊轮廓（太湖、阳澄湖、淀山湖）代替未公开的官方红线范围；请将官方红线上传到 eco_redlines 图层")
 	}
-	ind.Caveats = append(ind.Caveats, "the city's area is the union of the county-level polygons (DataV, simplified), lakes included")
+	ind.caveat("the city's area is the union of the county-level polygons (DataV, simplified), lakes included", "全市面积取各区、县级市面要素（DataV，已简化）之并集，含湖泊水面")
 	return nil
 }
 
@@ -244,7 +247,7 @@ func (s *Service) railLength(ctx context.Context, tables map[string]string, ind 
 	if err != nil {
 		if undefinedColumn(err) { // an uploaded rail layer without kind or status
 			ind.Status = NotComputable
-			ind.Caveats = append(ind.Caveats, "the rail_lines layer has no kind and status attributes")
+			ind.caveat("the rail_lines layer has no kind and status attributes", "轨道线路图层缺少 kind 和 status 属性")
 			return nil
 		}
 		return err
@@ -259,10 +262,10 @@ func (s *Service) railLength(ctx context.Context, tables map[string]string, ind 
 	ind.judge(round(e, 1))
 	ind.Details = map[string]any{"existing_km": round(e, 1), "planned_km": round(p, 1), "existing_and_planned_km": round(e+p, 1)}
 	if schematic != nil && *schematic {
-		ind.Caveats = append(ind.Caveats, "metro lines are schematic (stations joined by straight lines): real track is longer, so the length is underestimated")
+		ind.caveat("metro lines are schematic (stations joined by straight lines): real track is longer, so the length is underestimated", "地铁线路为示意线（站点间直线连接），实际线路更长，故里程偏小")
 	}
 	if p == 0 {
-		ind.Caveats = append(ind.Caveats, "no planned urban rail lines are in the data")
+		ind.caveat("no planned urban rail lines are in the data", "数据中没有规划城市轨道线路")
 	}
 	return nil
 }
@@ -272,7 +275,7 @@ func (s *Service) townSystem(ctx context.Context, tables map[string]string, ind 
 		array_agg(name_zh ORDER BY name_zh) FILTER (WHERE level = 'town' AND parent IS NULL) FROM %s GROUP BY level`, tables["town_system"]))
 	if undefinedColumn(err) {
 		ind.Status = NotComputable
-		ind.Caveats = append(ind.Caveats, "the town_system layer lacks level, parent or name_zh attributes")
+		ind.caveat("the town_system layer lacks level, parent or name_zh attributes", "城镇体系图层缺少 level、parent 或 name_zh 属性")
 		return nil
 	}
 	if err != nil {
@@ -298,7 +301,8 @@ func (s *Service) townSystem(ctx context.Context, tables map[string]string, ind 
 	if counts["county_city"] != 4 || counts["central_city"] == 0 || len(orphans) > 0 {
 		ind.Status = Behind
 	}
-	ind.Caveats = append(ind.Caveats, "towns are the GeoNames township seats matched to official codes; 57 of Suzhou's 118 official town-level units have no location in any open source")
+	ind.caveat("towns are the GeoNames township seats matched to official codes; 57 of Suzhou's 118 official town-level units have no location in any open source",
+		"镇/街道为 GeoNames 的乡镇驻地点，已与官方区划代码匹配；苏州 118 个乡级单位中有 57 个在公开数据中没有位置")
 	return nil
 }
 
@@ -307,13 +311,13 @@ func (s *Service) townSystem(ctx context.Context, tables map[string]string, ind 
 func (s *Service) cityCircle(ctx context.Context, ind *Indicator) error {
 	if s.access == nil {
 		ind.Status = NotComputable
-		ind.Caveats = append(ind.Caveats, "no accessibility network")
+		ind.caveat("no accessibility network", "可达性网络不可用")
 		return nil
 	}
 	origin, err := s.access.Resolve(s.origin)
 	if err != nil {
 		ind.Status = NotComputable
-		ind.Caveats = append(ind.Caveats, "the origin "+s.origin+" is not available: "+err.Error())
+		ind.caveat("the origin "+s.origin+" is not available: "+err.Error(), "起点 "+s.origin+" 不可用："+err.Error())
 		return nil
 	}
 	units, meta, err := s.access.Towns(access.Query{Origins: []orb.Point{origin}, From: []string{s.origin}, Mode: isochrone.Transit, Minutes: []float64{45}})
@@ -352,7 +356,8 @@ func (s *Service) cityCircle(ctx context.Context, ind *Indicator) error {
 	ind.Details = map[string]any{"origin": s.origin, "county_cities_within": countiesIn, "county_cities": counties,
 		"towns_within": townsIn, "towns": towns, "towns_share": townShare, "network": meta["network"]}
 	ind.Counted = names
-	ind.Caveats = append(ind.Caveats, fmt.Sprintf("%v: no road network is loaded, so expressways do not count and access to stations is on foot; the plan's circle counts rail and expressways", meta["network"]))
+	ind.caveat(fmt.Sprintf("%v: transit runs on the surface-and-rail model, so access to stations is on foot and expressways do not count; the plan's circle counts rail and expressways", meta["network"]),
+		fmt.Sprintf("%v：公共交通按“步行＋轨道”模型计算，进出站为步行，不计高速公路；规划的交通圈包括轨道和高速公路", networkZh(meta["network"])))
 	return nil
 }
 
@@ -361,4 +366,21 @@ func (s *Service) cityCircle(ctx context.Context, ind *Indicator) error {
 func undefinedColumn(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "42703"
+}
+
+// caveat records a caveat in English and Chinese.
+func (ind *Indicator) caveat(en, zh string) {
+	ind.Caveats = append(ind.Caveats, en)
+	ind.CaveatsZh = append(ind.CaveatsZh, zh)
+}
+
+// networkZh names a network model in Chinese.
+func networkZh(v any) string {
+	switch v {
+	case "off-network estimate":
+		return "路网外估算"
+	case "roads":
+		return "道路网络"
+	}
+	return fmt.Sprint(v)
 }

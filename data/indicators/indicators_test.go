@@ -4,8 +4,10 @@ import (
 	"context"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/gusu-gis/gusu/data"
 	"github.com/gusu-gis/gusu/data/dbtest"
@@ -83,6 +85,22 @@ func TestKnownGeometries(t *testing.T) {
 	circle, _ := svc.One(ctx, "city_circle_45")
 	if circle.Status != indicators.NotComputable {
 		t.Fatalf("without a network the 45-minute circle is %s", circle.Status)
+	}
+	// Every caveat comes in Chinese too, one for one.
+	caveats := 0
+	for _, ind := range []indicators.Indicator{red, rail, ts, circle} {
+		if len(ind.CaveatsZh) != len(ind.Caveats) {
+			t.Fatalf("%s: %d caveats, %d in Chinese", ind.ID, len(ind.Caveats), len(ind.CaveatsZh))
+		}
+		caveats += len(ind.Caveats)
+		for i, c := range ind.CaveatsZh {
+			if c == ind.Caveats[i] || !strings.ContainsFunc(c, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+				t.Errorf("%s: caveat %q is not Chinese", ind.ID, c)
+			}
+		}
+	}
+	if caveats < 3 {
+		t.Fatalf("only %d caveats", caveats)
 	}
 
 	// An official red-line layer arrives: the indicator changes at once.

@@ -64,6 +64,7 @@ func (a *API) Routes(r *mux.Router) {
 	r.Handle("/api/layers/{name}", httpapi.Handler(a.Log, a.layer)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/layers/{name}/features", httpapi.Handler(a.Log, a.FeatureSlots.Wrap(a.features))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/layers/{name}/labels", httpapi.Handler(a.Log, a.FeatureSlots.Wrap(a.labels))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/layers/{name}/outside", httpapi.Handler(a.Log, a.FeatureSlots.Wrap(a.outside))).Methods(http.MethodGet, http.MethodHead)
 }
 
 type catalogEntry struct {
@@ -279,14 +280,27 @@ const maxLabels = 10000
 // name goes, as GeoJSON — a map labels each unit once, however many tiles
 // the polygon spans. Computed per layer version; the ETag is the version.
 func (a *API) labels(w http.ResponseWriter, r *http.Request) error {
+	return a.derived(w, r, "labels", func(l *Layer) Query { return LabelPointsQuery(l, maxLabels) })
+}
+
+// outside is GET /api/layers/{name}/outside: a frame around the layer's
+// polygons with them cut out, for maps that fade what lies beyond the city
+// (rail lines run on past it).
+func (a *API) outside(w http.ResponseWriter, r *http.Request) error {
+	return a.derived(w, r, "outside", OutsideQuery)
+}
+
+// derived serves a small FeatureCollection computed from a layer (its label
+// points, its outside), cached per layer version, with an ETag.
+func (a *API) derived(w http.ResponseWriter, r *http.Request, kind string, build func(*Layer) Query) error {
 	l, err := a.lookup(r)
 	if err != nil {
 		return err
 	}
 	if len(r.URL.Query()) > 0 && !(len(r.URL.Query()) == 1 && r.URL.Query().Has("token")) {
-		return httpapi.BadRequest("labels take no parameters", nil)
+		return httpapi.BadRequest(kind+" take no parameters", nil)
 	}
-	etag := fmt.Sprintf(`"labels-%s-%d"`, l.Name, l.Version)
+	etag := fmt.Sprintf(`"%s-%s-%d"`, kind, l.Name, l.Version)
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "public, max-age=0, must-revalidate")
 	if l.Private {
@@ -297,7 +311,7 @@ func (a *API) labels(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	a.labelMu.Lock()
-	cached, ok := a.labelCache[l.Name]
+	cached, ok := a.labelCache[kind+":"+l.Name]
 	a.labelMu.Unlock()
 	if !ok || cached.version != l.Version {
 		ctx := r.Context()
@@ -306,10 +320,10 @@ func (a *API) labels(w http.ResponseWriter, r *http.Request) error {
 			ctx, cancel = context.WithTimeout(ctx, a.Timeout)
 			defer cancel()
 		}
-		q := LabelPointsQuery(l, maxLabels)
+		q := build(l)
 		rows, err := a.readPool(ctx, l).Query(ctx, q.SQL, q.Args...)
 		if err != nil {
-			return fmt.Errorf("label points of %q: %w", l.Name, err)
+			return fmt.Errorf("%s of %q: %w", kind, l.Name, err)
 		}
 		feats := make([]featureJSON, 0)
 		for rows.Next() {
@@ -317,14 +331,14 @@ func (a *API) labels(w http.ResponseWriter, r *http.Request) error {
 			var geom, props string
 			if err := rows.Scan(&f.ID, &geom, &props); err != nil {
 				rows.Close()
-				return fmt.Errorf("label points of %q: %w", l.Name, err)
+				return fmt.Errorf("%s of %q: %w", kind, l.Name, err)
 			}
 			f.Type, f.Geometry, f.Properties = "Feature", json.RawMessage(geom), json.RawMessage(props)
 			feats = append(feats, f)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("label points of %q: %w", l.Name, err)
+			return fmt.Errorf("%s of %q: %w", kind, l.Name, err)
 		}
 		b, _ := json.Marshal(map[string]any{"type": "FeatureCollection", "layer": l.Name, "version": l.Version, "features": feats})
 		cached = labelSet{version: l.Version, body: b}
@@ -332,7 +346,7 @@ func (a *API) labels(w http.ResponseWriter, r *http.Request) error {
 		if a.labelCache == nil {
 			a.labelCache = map[string]labelSet{}
 		}
-		a.labelCache[l.Name] = cached
+		a.labelCache[kind+":"+l.Name] = cached
 		a.labelMu.Unlock()
 	}
 	w.Header().Set("Content-Type", "application/geo+json")

@@ -185,3 +185,39 @@ func TestLabelPoints(t *testing.T) {
 		t.Fatalf("revalidation: %d", again.StatusCode)
 	}
 }
+
+// The city's outside: a frame around the town system with the city cut out
+// (PostGIS: it hardly overlaps the city, and with the city it fills the
+// frame), holding the rail that runs on past the boundary; cached by ETag.
+func TestOutsideFrame(t *testing.T) {
+	f := newFixture(t)
+	resp, body := get(t, f.srv.URL+"/api/layers/town_system/outside")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	fc, err := geojson.UnmarshalFeatureCollection(body)
+	if err != nil || len(fc.Features) != 1 {
+		t.Fatalf("%v: %d features", err, len(fc.Features))
+	}
+	g, _ := geojson.NewGeometry(fc.Features[0].Geometry).MarshalJSON()
+	var overlap, filled, railOutside float64
+	err = f.api.Pool.QueryRow(context.Background(), `WITH o AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1), 4326) AS g),
+		c AS (SELECT ST_Union(geom) AS g FROM town_system WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON'))
+		SELECT ST_Area(ST_Intersection(o.g, c.g)) / ST_Area(c.g),
+		       (ST_Area(o.g) + ST_Area(c.g)) / ST_Area(ST_Expand(ST_Envelope(c.g), 0.5)),
+		       (SELECT sum(ST_Length(ST_Intersection(r.geom, o.g)::geography)) FROM rail_lines r) / 1000
+		FROM o, c`, string(g)).Scan(&overlap, &filled, &railOutside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("outside overlaps %.5f%% of the city; outside + city = %.4f of the frame; %.0f km of rail outside", 100*overlap, filled, railOutside)
+	if overlap > 0.001 || filled < 0.999 || filled > 1.001 || railOutside < 50 {
+		t.Fatalf("overlap %.5f, filled %.4f, rail outside %.0f km", overlap, filled, railOutside)
+	}
+	if again, _ := get(t, f.srv.URL+"/api/layers/town_system/outside", "If-None-Match", resp.Header.Get("ETag")); again.StatusCode != 304 {
+		t.Fatalf("revalidation: %d", again.StatusCode)
+	}
+	if resp, _ := get(t, f.srv.URL+"/api/layers/town_system/outside?x=1"); resp.StatusCode != 400 {
+		t.Fatalf("a parameter: %d", resp.StatusCode)
+	}
+}

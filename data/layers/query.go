@@ -126,6 +126,15 @@ func FeaturesQuery(l *Layer, p FeatureParams) Query {
 	return Query{SQL: sql, Args: args}
 }
 
+// OutsideQuery is a frame half a degree around a layer's polygons with the
+// polygons cut out (one feature; none when the layer has no polygons),
+// simplified to about 10 m.
+func OutsideQuery(l *Layer) Query {
+	return Query{SQL: fmt.Sprintf(`WITH u AS (SELECT ST_Union(t.geom) AS g FROM %s AS t WHERE GeometryType(t.geom) IN ('POLYGON', 'MULTIPOLYGON'))
+		SELECT 0::bigint, ST_AsGeoJSON(ST_SimplifyPreserveTopology(ST_Difference(ST_Expand(ST_Envelope(g), 0.5), g), 0.0001), 5), '{}'
+		FROM u WHERE g IS NOT NULL`, sqlkit.Ident(l.Table))}
+}
+
 // StatsQuery counts a layer's features and measures their extent.
 func StatsQuery(l *Layer) Query {
 	return Query{SQL: fmt.Sprintf(

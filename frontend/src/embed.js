@@ -18,7 +18,7 @@ async function buildStyle() {
   const planWanted = want.filter((n) => PLAN_LAYERS.includes(n));
   style.sources.gusu.url = withToken(`/tiles/${planWanted.length ? planWanted.join(',') : PLAN_LAYERS.join(',')}.json`);
   style.layers = style.layers.filter((l) => l.type === 'background' || planWanted.includes(l['source-layer']) ||
-    (l.source === 'town_labels' && planWanted.includes('town_system')));
+    ((l.source === 'town_labels' || l.source === 'city_outside') && planWanted.includes('town_system')));
   if (!planWanted.length) delete style.sources.gusu;
   const cat = await getJSON('/api/layers');
   for (const name of want.filter((n) => !PLAN_LAYERS.includes(n))) {

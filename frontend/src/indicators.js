@@ -37,7 +37,7 @@ export function setupIndicators({ map, t, lang }) {
         <span class="ind-value">${escapeHTML(fmt(i.value, i.unit))}</span>
         <span class="ind-plan">${escapeHTML(t('indBaseline'))} ${escapeHTML(fmt(i.baseline_2020, i.unit))} · ${escapeHTML(t('indTarget'))} ${escapeHTML(fmt(i.target_2025, i.unit))}</span>
         <span class="ind-status">${escapeHTML(t('st_' + i.status))}</span>
-        ${i.caveats.map((c) => `<span class="ind-caveat">⚠ ${escapeHTML(c)}</span>`).join('')}
+        ${((lang() !== 'en' && i.caveats_zh) || i.caveats).map((c) => `<span class="ind-caveat">⚠ ${escapeHTML(c)}</span>`).join('')}
       </button>`).join('') + `<p class="note">${escapeHTML(data.plan_source)}</p>`;
     for (const b of box.querySelectorAll('button.indicator')) {
       b.addEventListener('click', () => highlight(b.dataset.id));

@@ -85,8 +85,12 @@ export function setupIsochrones({ map, t }) {
     if (map.getSource('isochrones')) map.getSource('isochrones').setData(fc);
     else {
       map.addSource('isochrones', { type: 'geojson', data: fc });
-      map.addLayer({ id: 'isochrones-fill', type: 'fill', source: 'isochrones', paint: { 'fill-color': ['get', '_color'], 'fill-opacity': 0.35 } }, 'rail_lines-existing');
-      map.addLayer({ id: 'isochrones-line', type: 'line', source: 'isochrones', paint: { 'line-color': ['get', '_color'], 'line-width': 1.5 } }, 'rail_lines-existing');
+      // Bands read on every fill: the bands stack, so each translucent fill
+      // makes an opacity ramp (nearest strongest), and each band has a
+      // white-cased outline in its colour.
+      map.addLayer({ id: 'isochrones-fill', type: 'fill', source: 'isochrones', paint: { 'fill-color': ['get', '_color'], 'fill-opacity': 0.22 } }, 'rail_lines-existing');
+      map.addLayer({ id: 'isochrones-casing', type: 'line', source: 'isochrones', paint: { 'line-color': '#ffffff', 'line-width': 3.5, 'line-opacity': 0.9 } }, 'rail_lines-existing');
+      map.addLayer({ id: 'isochrones-line', type: 'line', source: 'isochrones', paint: { 'line-color': ['get', '_color'], 'line-width': 2 } }, 'rail_lines-existing');
     }
     $('iso-legend').innerHTML = '<ul class="iso-legend">' + fc.features.slice().reverse().map((f) =>
       `<li><span class="sw fill" style="background:${f.properties._color}59;border-color:${f.properties._color}"></span>≤ ${f.properties.minutes} ${escapeHTML(t('minWord'))} · ${f.properties.area_km2} km²</li>`).join('') + '</ul>';

@@ -30,7 +30,7 @@ async function main() {
   style.sources.gusu.url = `/tiles/${plan.length ? plan.join(',') : PLAN_LAYERS.join(',')}.json`;
   // Each plan layer's style layers, its label points (their own source) included.
   style.layers = style.layers.filter((l) => l.type === 'background' || plan.includes(l['source-layer']) ||
-    (l.source === 'town_labels' && plan.includes('town_system')));
+    ((l.source === 'town_labels' || l.source === 'city_outside') && plan.includes('town_system')));
   if (!plan.length) delete style.sources.gusu;
   for (const name of extra) {
     const l = cat.layers.find((x) => x.name === name);

@@ -189,6 +189,9 @@ test('the indicators panel shows the plan indicators with caveats, and clicking 
   assert.match(text, /22\.37%/);
   assert.match(text, /353 km/);
   assert.match(text, /⚠/);
+  // Caveats in the interface's language.
+  assert.match(text, /生态保护红线为临时数据/);
+  assert.doesNotMatch(text, /the red lines are provisional/);
   await list.locator('button[data-id="rail_length"]').click();
   await waitForMap(page);
   const hits = await page.evaluate(() => window.gusuMap.queryRenderedFeatures({ layers: ['ind-highlight-line'] }).length);
