@@ -335,3 +335,26 @@ test('the export button downloads a PDF of the current view', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('where labels collide, county-level names win over towns and stations', async () => {
+  // Zoom 10.5 over the central city: unit, town and (soon) station labels crowd each other.
+  const { page, errors } = await openViewer('#10.5/31.31/120.62');
+  const result = await page.evaluate(() => {
+    const map = window.gusuMap;
+    const b = map.getBounds();
+    const pts = map.getSource('town_labels').serialize().data;
+    const load = typeof pts === 'string' ? fetch(pts).then((r) => r.json()) : Promise.resolve(pts);
+    return load.then((fc) => {
+      const inView = fc.features.filter((f) => b.contains(f.geometry.coordinates) && ['central_city', 'county_city'].includes(f.properties.level));
+      const drawn = new Set(map.queryRenderedFeatures({ layers: ['town_system-label-units'] }).map((f) => f.properties.name_zh));
+      const towns = map.queryRenderedFeatures({ layers: ['town_system-label-towns'] }).length;
+      return { want: inView.map((f) => f.properties.name_zh), drawn: [...drawn], towns };
+    });
+  });
+  assert.ok(result.want.length >= 3, `only ${result.want.length} unit label points in view`);
+  assert.ok(result.towns > 0, 'no town labels in view: nothing to collide with');
+  for (const name of result.want) assert.ok(result.drawn.includes(name), `${name} is not drawn (drawn: ${result.drawn})`);
+  await page.screenshot({ path: join(artifacts, 'label-priority.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
