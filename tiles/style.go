@@ -18,7 +18,10 @@ const (
 )
 
 // StyleLayers lists the layers the style draws, in drawing order.
-var StyleLayers = []string{"town_system", "eco_redlines", "rail_lines", "rail_stations"}
+var StyleLayers = []string{"town_system", "eco_redlines", "rail_lines", "rail_stations", "basemap_water"}
+
+// ColorWater draws the basemap's shore, rivers and canals.
+const ColorWater = "#5b9bd1"
 
 // Style returns a MapLibre style (spec v8) for gusu's planning layers,
 // reading the composite TileJSON at base. Labels are Chinese names, drawn
@@ -36,7 +39,7 @@ func Style(base string) map[string]any {
 		},
 		"glyphs": base + "/fonts/{fontstack}/{range}.pbf",
 		"sources": map[string]any{
-			"gusu": map[string]any{"type": "vector", "url": base + "/tiles/town_system,eco_redlines,rail_lines,rail_stations.json"},
+			"gusu": map[string]any{"type": "vector", "url": base + "/tiles/town_system,eco_redlines,rail_lines,rail_stations,basemap_water.json"},
 			// One label point per unit (not per tile it spans): each name once.
 			"town_labels": map[string]any{"type": "geojson", "data": base + "/api/layers/town_system/labels"},
 			// Beyond the city: rail runs on past the boundary; this fades it.
@@ -77,6 +80,17 @@ func Style(base string) map[string]any {
 			// lines end at the city boundary rather than at a rectangle.
 			map[string]any{"id": "city-outside", "type": "fill", "source": "city_outside",
 				"paint": map[string]any{"fill-color": ColorBackground, "fill-opacity": 0.85}},
+			// The basemap's water, above the fade: context reaches past the city.
+			map[string]any{"id": "basemap_water-shore", "type": "line", "source": "gusu", "source-layer": "basemap_water",
+				"filter": []any{"==", []any{"get", "kind"}, "shore"},
+				"paint":  map[string]any{"line-color": ColorWater, "line-opacity": 0.8, "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 0.7, 12, 2}}},
+			map[string]any{"id": "basemap_water-rivers", "type": "line", "source": "gusu", "source-layer": "basemap_water",
+				"filter": []any{"in", []any{"get", "kind"}, []any{"literal", []any{"river", "canal"}}},
+				"paint":  map[string]any{"line-color": ColorWater, "line-opacity": 0.8, "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 1, 12, 3}}},
+			map[string]any{"id": "basemap_water-label", "type": "symbol", "source": "gusu", "source-layer": "basemap_water", "minzoom": 9,
+				"filter": []any{"all", []any{"in", []any{"get", "kind"}, []any{"literal", []any{"river", "canal"}}}, []any{"has", "name"}},
+				"layout": map[string]any{"symbol-placement": "line", "text-field": []any{"get", "name"}, "text-font": []any{LabelFont}, "text-size": 11},
+				"paint":  map[string]any{"text-color": "#2f6b9e", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
 			// Labels that collide give way by priority: county-level units,
 			// then towns, then stations. MapLibre places the topmost symbol
 			// layer first, so the most important comes last.

@@ -48,6 +48,8 @@ type Dataset struct {
 	Water *geojson.FeatureCollection
 	// Roads are the old city's OSM streets, loaded as the road network.
 	Roads *geojson.FeatureCollection
+	// BasemapWater are the basemap's shore, river and canal lines.
+	BasemapWater *geojson.FeatureCollection
 	// Missing lists what the sources lack, for MISSING.md.
 	Missing []string
 }
@@ -83,6 +85,10 @@ func Build(opts Options) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("roads: %w", err)
 	}
+	basemapWater, err := buildBasemapWater(opts.Raw, region)
+	if err != nil {
+		return nil, fmt.Errorf("basemap water: %w", err)
+	}
 	ts := geojson.NewFeatureCollection()
 	for _, c := range counties {
 		ts.Append(c.feature)
@@ -97,6 +103,7 @@ func Build(opts Options) (*Dataset, error) {
 		RailStations: stations,
 		Water:        water,
 		Roads:        roads,
+		BasemapWater: basemapWater,
 		Missing:      missingTowns,
 	}, nil
 }
@@ -123,7 +130,7 @@ func (d *Dataset) Files() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for name, fc := range map[string]*geojson.FeatureCollection{
 		TownSystemFile: d.TownSystem, RedLinesFile: d.RedLines,
-		RailLinesFile: d.RailLines, RailStationsFile: d.RailStations, WaterFile: d.Water, RoadsFile: d.Roads,
+		RailLinesFile: d.RailLines, RailStationsFile: d.RailStations, WaterFile: d.Water, RoadsFile: d.Roads, BasemapWaterFile: d.BasemapWater,
 	} {
 		b, err := encodeCollection(fc)
 		if err != nil {

@@ -34,6 +34,7 @@ var loads = []layerLoad{
 	{"suzhou/rail_lines.geojson", "rail_lines", "ST_Multi(g)"},
 	{"suzhou/rail_stations.geojson", "rail_stations", "g"},
 	{"suzhou/water_bodies.geojson", "water_bodies", "ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3))"},
+	{"suzhou/basemap_water.geojson", "basemap_water", "ST_Multi(g)"},
 }
 
 // firstBundle are the tables the original, single "bundle" marker covers.

@@ -105,8 +105,8 @@ func TestLaterBundleTablesLoadIntoOldDatabases(t *testing.T) {
 	if _, err := bundle.Load(ctx, pool, data.Suzhou); err != nil {
 		t.Fatal(err)
 	}
-	// Make it look like a database from before water_bodies was bundled.
-	for _, sql := range []string{"DELETE FROM water_bodies", "DELETE FROM gusu_meta WHERE key LIKE 'bundle:%'", "INSERT INTO gusu_meta VALUES ('bundle', 'old')"} {
+	// Make it look like a database from before water_bodies (and the basemap) were bundled.
+	for _, sql := range []string{"DELETE FROM water_bodies", "DELETE FROM basemap_water", "DELETE FROM gusu_meta WHERE key LIKE 'bundle:%'", "INSERT INTO gusu_meta VALUES ('bundle', 'old')"} {
 		if _, err := pool.Exec(ctx, sql); err != nil {
 			t.Fatal(err)
 		}
@@ -115,8 +115,8 @@ func TestLaterBundleTablesLoadIntoOldDatabases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Rows) != 1 || res.Rows["water_bodies"] == 0 {
-		t.Fatalf("loaded %v, want only water_bodies", res.Rows)
+	if len(res.Rows) != 2 || res.Rows["water_bodies"] == 0 || res.Rows["basemap_water"] == 0 {
+		t.Fatalf("loaded %v, want only water_bodies and basemap_water", res.Rows)
 	}
 	var towns int
 	pool.QueryRow(ctx, "SELECT count(*) FROM town_system").Scan(&towns)
@@ -133,7 +133,7 @@ func TestRefusesPropertiesWithoutAColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	fsys := fstest.MapFS{}
-	for _, name := range []string{"town_system", "eco_redlines", "rail_lines", "rail_stations", "water_bodies"} {
+	for _, name := range []string{"town_system", "eco_redlines", "rail_lines", "rail_stations", "water_bodies", "basemap_water"} {
 		b, err := fs.ReadFile(data.Suzhou, "suzhou/"+name+".geojson")
 		if err != nil {
 			t.Fatal(err)

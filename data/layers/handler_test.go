@@ -200,7 +200,7 @@ func TestBadRequestsGetJSONErrors(t *testing.T) {
 		says   string
 	}{
 		"unknown layer → 404":              {"/api/layers/nope/features", 404, `unknown layer \"nope\"`},
-		"unknown layer in catalog → 404":   {"/api/layers/nope", 404, "known: eco_redlines"},
+		"unknown layer in catalog → 404":   {"/api/layers/nope", 404, "known: basemap_water, eco_redlines"},
 		"bbox with 3 numbers → 400":        {"/api/layers/rail_lines/features?bbox=1,2,3", 400, "bbox needs 4"},
 		"bbox with text → 400":             {"/api/layers/rail_lines/features?bbox=a,b,c,d", 400, "not a number"},
 		"bbox min > max → 400":             {"/api/layers/rail_lines/features?bbox=121,31,120,32", 400, "min greater than max"},

@@ -6,7 +6,7 @@ export { maplibregl };
 // Chinese names are drawn with the browser's CJK fonts; gusu ships no SDF fonts.
 export const CJK_FONTS = "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif";
 
-export const PLAN_LAYERS = ['town_system', 'eco_redlines', 'rail_lines', 'rail_stations'];
+export const PLAN_LAYERS = ['town_system', 'eco_redlines', 'rail_lines', 'rail_stations', 'basemap_water'];
 
 export async function getJSON(url, init) {
   const resp = await fetch(url, init);

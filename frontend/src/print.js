@@ -13,7 +13,7 @@ const L = {
     versions: '图层版本', sources: '数据来源', made: '由 gusu 生成', townSystem: '城镇体系', ecology: '生态空间', rail: '轨道交通', other: '其他图层' },
   en: { centralCity: 'Central city', countyCity: 'County-level cities', towns: 'Towns / subdistricts', redlines: 'Ecological red lines (provisional: lakes)',
     highSpeed: 'High-speed rail', intercity: 'Intercity rail', conventional: 'Conventional rail', planned: 'Planned lines', stations: 'Stations',
-    legend: 'Legend', data: 'Data as of', versions: 'Layer versions', sources: 'Sources', made: 'Made with gusu', townSystem: 'Town system',
+    water: 'Water (GSHHG/WDBII)', basemap: 'Basemap', legend: 'Legend', data: 'Data as of', versions: 'Layer versions', sources: 'Sources', made: 'Made with gusu', townSystem: 'Town system',
     ecology: 'Ecology', rail: 'Rail transit', other: 'Other layers' },
 }[lang];
 
@@ -118,6 +118,7 @@ async function legend(style, cat, plan, extra) {
     if (plan.includes('rail_stations')) items.push(swatch('circle', c({ layer: 'rail_stations', circle: true })) + L.stations);
     groups.push([L.rail, items]);
   } else if (plan.includes('rail_stations')) groups.push([L.rail, [swatch('circle', c({ layer: 'rail_stations', circle: true })) + L.stations]]);
+  if (plan.includes('basemap_water')) groups.push([L.basemap, [swatch('line', c({ layer: 'basemap_water-rivers' })) + L.water]]);
   const others = extra.map((n) => {
     const l = cat.layers.find((x) => x.name === n);
     return (l.kind === 'roads' ? swatch('line', '#b3a794') : swatch('fill', '#c2185b33', '#c2185b')) + escapeHTML(l.title);

@@ -14,6 +14,8 @@ const T = {
     townSystem: '城镇体系 “1+4+N”', centralCity: '中心城区', countyCity: '县级市', towns: '镇 / 街道',
     ecology: '生态空间', redlines: '生态保护红线（暂用湖泊）', rail: '轨道交通', highSpeed: '高速铁路', intercity: '城际铁路',
     conventional: '普速铁路', metro: '城市轨道（示意）', planned: '规划线路', stations: '站点', uploads: '上传图层',
+    basemap: '底图', water: '水系（长江岸线、河流运河）',
+    basemapNote: '底图取自开放数据：水系为 1:100 万 GSHHG/WDBII（缺澄湖、金鸡湖等湖泊和大部分河道），道路仅有姑苏老城的 OSM 街道；其他地区底图信息较少，不作补绘。',
     approximate: '近似', error: '出错：', lang: 'EN',
     uploadTitle: '上传边界数据', token: '令牌', layer: '图层', newName: '新图层名称（英文）', newTitle: '标题',
     file: '文件（GeoJSON、Shapefile 压缩包、GeoPackage；装有 GDAL 时还可 KML/KMZ、FileGDB、DXF、MapInfo、CSV 等）', crs: '坐标系', crsAuto: '自动识别', append: '追加（不替换现有要素）',
@@ -43,7 +45,8 @@ const T = {
     townSystem: 'Town system "1+4+N"', centralCity: 'Central city', countyCity: 'County-level cities', towns: 'Towns / subdistricts',
     ecology: 'Ecology', redlines: 'Ecological red lines (provisional: lakes)', rail: 'Rail transit', highSpeed: 'High-speed rail',
     intercity: 'Intercity rail', conventional: 'Conventional rail', metro: 'Metro (schematic)', planned: 'Planned lines',
-    stations: 'Stations', uploads: 'Uploaded layers', approximate: 'approximate', error: 'Error: ', lang: '中文',
+    stations: 'Stations', uploads: 'Uploaded layers', basemap: 'Basemap', water: 'Water (Yangtze shore, rivers, canals)',
+    basemapNote: 'The basemap is open data: water is 1:1M GSHHG/WDBII (Chenghu, Jinji Lake and most rivers are missing) and streets are OSM for the old city (Gusu) only; elsewhere context is thin and is not invented.', approximate: 'approximate', error: 'Error: ', lang: '中文',
     uploadTitle: 'Upload boundaries', token: 'Token', layer: 'Layer', newName: 'New layer name (a-z, 0-9, _)', newTitle: 'Title',
     file: 'File (GeoJSON, zipped Shapefile, GeoPackage; with GDAL installed also KML/KMZ, FileGDB, DXF, MapInfo, CSV…)', crs: 'Coordinate system', crsAuto: 'Detect', append: 'Append (keep current features)',
     uploadButton: 'Upload', newLayer: '+ New layer', networkError: 'network error', uploadFailed: 'Upload failed:', reportTitle: 'Upload report',
@@ -92,6 +95,9 @@ const groups = [
     { key: 'metro', kind: 'metro', swatch: { layer: 'rail_lines-existing', match: 'metro', line: true } },
     { key: 'planned', layers: ['rail_lines-planned'], swatch: { layer: 'rail_lines-planned', line: true, dashed: true } },
     { key: 'stations', layers: ['rail_stations', 'rail_stations-label'], swatch: { layer: 'rail_stations', circle: true } },
+  ] },
+  { head: 'basemap', note: 'basemapNote', items: [
+    { key: 'water', layers: ['basemap_water-shore', 'basemap_water-rivers', 'basemap_water-label'], swatch: { layer: 'basemap_water-rivers', line: true } },
   ] },
 ];
 
@@ -195,6 +201,7 @@ const LABEL_FIELDS = {
   'town_system-label-units': { zh: ['get', 'name_zh'], en: ['coalesce', ['get', 'name_en'], ['get', 'name_zh']] },
   'town_system-label-towns': { zh: ['get', 'name_zh'], en: ['coalesce', ['get', 'name_en'], ['get', 'name_zh']] },
   'rail_stations-label': { zh: ['get', 'name'], en: ['coalesce', ['get', 'name_en'], ['get', 'pinyin'], ['get', 'name']] },
+  'basemap_water-label': { zh: ['get', 'name'], en: ['coalesce', ['get', 'name_en'], ['get', 'name']] },
 };
 function applyLabelLanguage() {
   for (const [id, fields] of Object.entries(LABEL_FIELDS)) {
@@ -226,6 +233,11 @@ async function loadMetroLines() {
   }
 }
 
+function extraToggleHTML(name, e) {
+  const sw = e.kind === 'roads' ? '<span class="sw line" style="border-color:#b3a794"></span>' : '<span class="sw fill" style="background:#c2185b33;border-color:#c2185b"></span>';
+  return `<label for="toggle-extra-${name}"><input type="checkbox" id="toggle-extra-${name}" data-extra="${escapeHTML(name)}"${e.visible ? ' checked' : ''}>${sw}<span>${escapeHTML(e.title)}</span></label>`;
+}
+
 function renderPanel() {
   document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
   applyLabelLanguage();
@@ -241,13 +253,18 @@ function renderPanel() {
       html += `<label for="${id}"><input type="checkbox" id="${id}" data-key="${it.key}"${isOn(it) ? ' checked' : ''}>${swatchHTML(it.swatch)}<span>${escapeHTML(t(it.key))}</span></label>`;
       if (it.key === 'metro' && state.metroLines.length) html += metroLegendHTML();
     }
+    if (g.head === 'basemap') {
+      // Road networks are context: they sit with the basemap.
+      for (const [name, e] of state.extra) if (e.kind === 'roads') html += extraToggleHTML(name, e);
+      html += `<p class="note">${escapeHTML(t(g.note))}</p>`;
+    }
     html += '</fieldset>';
   }
-  if (state.extra.size) {
+  const uploads = [...state.extra].filter(([, e]) => e.kind !== 'roads');
+  if (uploads.length) {
     html += `<fieldset><legend>${escapeHTML(t('uploads'))}</legend>`;
-    for (const [name, e] of state.extra) {
-      const sw = e.kind === 'roads' ? '<span class="sw line" style="border-color:#b3a794"></span>' : '<span class="sw fill" style="background:#c2185b33;border-color:#c2185b"></span>';
-      html += `<label for="toggle-extra-${name}"><input type="checkbox" id="toggle-extra-${name}" data-extra="${escapeHTML(name)}"${e.visible ? ' checked' : ''}>${sw}<span>${escapeHTML(e.title)}</span></label>`;
+    for (const [name, e] of uploads) {
+      html += extraToggleHTML(name, e);
     }
     html += '</fieldset>';
   }
@@ -359,6 +376,8 @@ async function addBasemap() {
     if (!b || !b.tiles || !b.tiles.length) return;
     map.addSource('basemap', { type: 'raster', tiles: b.tiles, tileSize: b.tile_size || 256, attribution: b.attribution || '' });
     map.addLayer({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.8 } }, 'town_system-fill');
+    // A raster basemap replaces gusu's own context layers.
+    state.hidden.add('water');
   } catch (err) {
     setError(err.message);
   }

@@ -43,6 +43,10 @@ test('the viewer loads with no console errors and draws the red line over Taihu'
   assert.ok(greenish(c), `pixel over Taihu is rgb(${c}), expected the red-line area fill (green)`);
   const labels = await page.evaluate(() => window.gusuMap.queryRenderedFeatures({ layers: ['town_system-label-units'] }).length);
   assert.ok(labels > 0, 'no county-level labels are drawn');
+  // The basemap's water is on by default, and the panel says where context is thin.
+  const water = await page.evaluate(() => window.gusuMap.queryRenderedFeatures({ layers: ['basemap_water-shore', 'basemap_water-rivers'] }).length);
+  assert.ok(water > 0, 'no basemap water is drawn');
+  assert.match(await page.locator('#layers').innerText(), /底图[\s\S]*水系[\s\S]*1:100 万/);
   assert.deepEqual(errors, []);
   await page.close();
 });
