@@ -203,6 +203,10 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr.Set("Content-Type", MVTContentType)
 	hdr.Set("Content-Length", fmt.Sprint(len(body)))
+	if t.Reduced != "" {
+		// The tile was over the size budget and was generalised further.
+		hdr.Set("X-Gusu-Tile-Reduced", t.Reduced)
+	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)

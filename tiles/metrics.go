@@ -15,6 +15,7 @@ type Metrics struct {
 	cacheHits      prometheus.Counter
 	cacheMisses    prometheus.Counter
 	cacheEvictions prometheus.Counter
+	reduced        prometheus.Counter
 	reg            prometheus.Registerer
 }
 
@@ -35,9 +36,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		cacheHits:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gusu_tile_cache_hits_total", Help: "Tiles served from the cache."}),
 		cacheMisses:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gusu_tile_cache_misses_total", Help: "Tiles not in the cache."}),
 		cacheEvictions: prometheus.NewCounter(prometheus.CounterOpts{Name: "gusu_tile_cache_evictions_total", Help: "Tiles evicted to stay within the cache size."}),
+		reduced:        prometheus.NewCounter(prometheus.CounterOpts{Name: "gusu_tile_reduced_total", Help: "Tiles over the size budget, made again with fewer attributes and coarser coordinates."}),
 		reg:            reg,
 	}
-	reg.MustRegister(m.requests, m.latency, m.queryLatency, m.cacheHits, m.cacheMisses, m.cacheEvictions)
+	reg.MustRegister(m.requests, m.latency, m.queryLatency, m.cacheHits, m.cacheMisses, m.cacheEvictions, m.reduced)
 	return m
 }
 

@@ -59,6 +59,12 @@ type LayerPlan struct {
 	Layer       *layers.Layer
 	Properties  []layers.Column
 	Generalized bool
+	// Extent overrides the layer's MVT extent (0: the layer's), for tiles
+	// over the size budget; the buffer scales with it.
+	Extent int
+	// MinAreaPx leaves out polygons smaller than this many pixels a side
+	// (generalised copies only; 0: the band's own rule).
+	MinAreaPx float64
 }
 
 // bufferedBound is the tile's lon/lat box grown by the layer's buffer, for
@@ -125,6 +131,10 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 		}
 	}
 	extent, buffer := l.TileExtent, l.TileBuffer
+	if p.Extent > 0 && p.Extent != extent {
+		buffer = max(1, buffer*p.Extent/extent)
+		extent = p.Extent
+	}
 	const env = "ST_TileEnvelope($1, $2, $3)"
 	simplify := l.GeometryType != "point"
 	var from, geom string
@@ -134,9 +144,10 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 		// index; the envelope with margin is the index filter.
 		from = fmt.Sprintf("gusu_tile_gen g WHERE g.band = %d AND g.layer = %s::text AND g.geom && ST_TileEnvelope($1, $2, $3, margin => %s::float8)",
 			bandOf(t.Z, l.GeometryType), arg(l.Name), arg(float64(buffer)/float64(extent)))
-		if l.GeometryType == "polygon" && t.Z < bands[fullBand].Min {
-			// Sub-pixel polygons are invisible at this zoom.
-			px := 2 * Tolerance(t.Z)
+		if l.GeometryType == "polygon" && (t.Z < bands[fullBand].Min || p.MinAreaPx > 0) {
+			// Sub-pixel polygons are invisible at this zoom (and, over the
+			// size budget, polygons of a few pixels are left out too).
+			px := 2 * Tolerance(t.Z) * max(1, p.MinAreaPx)
 			from += fmt.Sprintf(" AND g.area >= %s::float8", arg(px*px))
 		}
 		geom = "g.geom"

@@ -45,6 +45,9 @@ type Tile struct {
 	ETag string
 	// Layers are the layers whose features the tile may hold.
 	Layers []string
+	// Reduced says how the tile was generalised further to fit the size
+	// budget ("" when it fit as it was).
+	Reduced string
 }
 
 // Empty reports whether the tile has no features.
@@ -67,6 +70,25 @@ type Options struct {
 	// Reads chooses the database a tile query goes to (a replica that has
 	// replayed the layers' versions, else the primary); nil: the pool.
 	Reads layers.ReadPools
+	// MaxTileBytes is the size budget of a gzip-compressed tile: a tile
+	// over it is made again with fewer attributes and coarser coordinates
+	// (0: DefaultMaxTileBytes; negative: no budget).
+	MaxTileBytes int
+}
+
+// DefaultMaxTileBytes is the default tile budget, compressed.
+const DefaultMaxTileBytes = 500 << 10
+
+// reductions are the steps a tile over budget goes through, in order:
+// attributes dropped (features keep their id) and coordinates on a coarser
+// grid, then polygons smaller than a few pixels left out as well.
+var reductions = []struct {
+	name      string
+	extent    int
+	minAreaPx float64
+}{
+	{"attributes dropped, extent 1024", 1024, 0},
+	{"attributes dropped, extent 256, polygons under 4 px² left out", 256, 2},
 }
 
 // Server makes tiles.
@@ -80,11 +102,15 @@ type Server struct {
 	metrics *Metrics
 	queries atomic.Int64
 	reads   layers.ReadPools
+	budget  int
 }
 
 // NewServer returns a tile server. Run gen (if not nil) separately.
 func NewServer(reg *layers.Registry, pool *pgxpool.Pool, gen *Generalizer, opts Options) *Server {
-	s := &Server{reg: reg, pool: pool, gen: gen, cache: NewCache(opts.CacheBytes), timeout: opts.Timeout, metrics: opts.Metrics, reads: opts.Reads}
+	s := &Server{reg: reg, pool: pool, gen: gen, cache: NewCache(opts.CacheBytes), timeout: opts.Timeout, metrics: opts.Metrics, reads: opts.Reads, budget: opts.MaxTileBytes}
+	if s.budget == 0 {
+		s.budget = DefaultMaxTileBytes
+	}
 	if s.reads == nil {
 		s.reads = layers.Primary{Pool: pool}
 	}
@@ -221,7 +247,35 @@ func (s *Server) tileFor(ctx context.Context, t maptile.Tile, p *plan) (*Tile, e
 }
 
 func (s *Server) render(ctx context.Context, t maptile.Tile, p *plan) (*Tile, error) {
-	q := TileQuery(t, p.layers)
+	tile, err := s.renderPlans(ctx, t, p, p.layers)
+	if err != nil || s.budget < 0 || len(tile.Gzip) <= s.budget {
+		return tile, err
+	}
+	// Over budget: generalise further rather than send it (or time out on
+	// the next, larger one).
+	for _, r := range reductions {
+		reduced := make([]LayerPlan, len(p.layers))
+		for i, lp := range p.layers {
+			reduced[i] = LayerPlan{Layer: lp.Layer, Properties: []layers.Column{}, Generalized: lp.Generalized, Extent: r.extent, MinAreaPx: r.minAreaPx}
+		}
+		smaller, err := s.renderPlans(ctx, t, p, reduced)
+		if err != nil {
+			return nil, err
+		}
+		smaller.Reduced = r.name
+		tile = smaller
+		if len(tile.Gzip) <= s.budget {
+			break
+		}
+	}
+	if s.metrics != nil {
+		s.metrics.reduced.Inc()
+	}
+	return tile, nil
+}
+
+func (s *Server) renderPlans(ctx context.Context, t maptile.Tile, p *plan, plans []LayerPlan) (*Tile, error) {
+	q := TileQuery(t, plans)
 	s.queries.Add(1)
 	start := time.Now()
 	var raw []byte

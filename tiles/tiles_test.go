@@ -45,6 +45,7 @@ type opts struct {
 	cacheBytes int64
 	timeout    time.Duration
 	noGen      bool
+	budget     int
 }
 
 func newInstance(t *testing.T, url string, o opts) *instance {
@@ -65,7 +66,7 @@ func newInstance(t *testing.T, url string, o opts) *instance {
 	if o.cacheBytes < 0 {
 		o.cacheBytes = 0
 	}
-	ts := tiles.NewServer(reg, pool, gen, tiles.Options{CacheBytes: o.cacheBytes, Timeout: o.timeout, Metrics: tiles.NewMetrics(prometheus.NewRegistry())})
+	ts := tiles.NewServer(reg, pool, gen, tiles.Options{CacheBytes: o.cacheBytes, Timeout: o.timeout, Metrics: tiles.NewMetrics(prometheus.NewRegistry()), MaxTileBytes: o.budget})
 	r := mux.NewRouter()
 	(&tiles.Handler{Server: ts, Log: log, CacheControl: "no-cache"}).Routes(r)
 	srv := httptest.NewServer(r)
@@ -650,5 +651,61 @@ func TestCoverageIndexSkipsEmptyTiles(t *testing.T) {
 	resp, _ := fetch(t, tileURL(in.srv.URL, "rail_stations", maptile.At(orb.Point{120.20, 31.15}, 12)))
 	if resp.StatusCode != http.StatusNoContent || in.tiles.Queries() != before {
 		t.Fatalf("empty tile: status %d, %d queries", resp.StatusCode, in.tiles.Queries()-before)
+	}
+}
+
+// A tile over the size budget is made again with no attributes and coarser
+// coordinates, and says so: every layer keeps its features (the first
+// step drops none), the compressed size fits, and a tile under the budget
+// is untouched.
+func TestTileSizeBudget(t *testing.T) {
+	url := dbtest.NewDatabase(t, true)
+	full := newInstance(t, url, opts{})
+	tile := maptile.At(orb.Point{120.62, 31.30}, 9)
+	const layersPath = "town_system,rail_lines,rail_stations"
+	resp, body := fetch(t, tileURL(full.srv.URL, layersPath, tile), "Accept-Encoding", "gzip")
+	if resp.StatusCode != 200 || resp.Header.Get("X-Gusu-Tile-Reduced") != "" {
+		t.Fatalf("full tile: %d, reduced %q", resp.StatusCode, resp.Header.Get("X-Gusu-Tile-Reduced"))
+	}
+	size := len(body)
+	_, raw := fetch(t, tileURL(full.srv.URL, layersPath, tile))
+	before := decode(t, raw)
+	budget := size / 2
+	small := newInstance(t, url, opts{budget: budget})
+	resp, body = fetch(t, tileURL(small.srv.URL, layersPath, tile), "Accept-Encoding", "gzip")
+	reduced := resp.Header.Get("X-Gusu-Tile-Reduced")
+	if resp.StatusCode != 200 || reduced == "" {
+		t.Fatalf("over budget: %d, X-Gusu-Tile-Reduced %q", resp.StatusCode, reduced)
+	}
+	t.Logf("z9 tile %d bytes gzip; budget %d → %d bytes (%s)", size, budget, len(body), reduced)
+	if len(body) > budget && !strings.Contains(reduced, "256") {
+		t.Fatalf("%d bytes over a budget of %d after %q", len(body), budget, reduced)
+	}
+	_, raw = fetch(t, tileURL(small.srv.URL, layersPath, tile))
+	after := decode(t, raw)
+	count := func(ls mvt.Layers) map[string]int {
+		m := map[string]int{}
+		for _, l := range ls {
+			m[l.Name] = len(l.Features)
+		}
+		return m
+	}
+	b, a := count(before), count(after)
+	for name, n := range b {
+		if a[name] == 0 || (strings.Contains(reduced, "extent 1024") && a[name] != n) {
+			t.Errorf("layer %s: %d features before, %d after %q", name, n, a[name], reduced)
+		}
+	}
+	for _, l := range after {
+		for _, f := range l.Features {
+			if len(f.Properties) != 0 {
+				t.Fatalf("layer %s keeps attributes %v over budget", l.Name, f.Properties)
+			}
+		}
+	}
+	// A small tile stays as it is.
+	resp, _ = fetch(t, tileURL(small.srv.URL, "rail_stations", maptile.At(orb.Point{120.62, 31.30}, 14)), "Accept-Encoding", "gzip")
+	if resp.StatusCode != 200 || resp.Header.Get("X-Gusu-Tile-Reduced") != "" {
+		t.Fatalf("small tile: %d, reduced %q", resp.StatusCode, resp.Header.Get("X-Gusu-Tile-Reduced"))
 	}
 }

@@ -30,6 +30,7 @@ type Config struct {
 	DBTimeout             time.Duration
 	DBMaxConns            int
 	TileCacheMB           int
+	TileBudgetKB          int
 	CacheControl          string
 	CORSOrigins           string
 	FrontendDir           string
@@ -69,6 +70,7 @@ var configKeys = []configKey{
 	{"db-timeout", "GUSU_DB_TIMEOUT", "5s", "time limit for one database query (tiles, features)", func(c *Config) any { return &c.DBTimeout }},
 	{"db-max-conns", "GUSU_DB_MAX_CONNS", "16", "database connection pool size", func(c *Config) any { return &c.DBMaxConns }},
 	{"tile-cache-mb", "GUSU_TILE_CACHE_MB", "256", "in-memory tile cache size in MiB; 0 disables it", func(c *Config) any { return &c.TileCacheMB }},
+	{"tile-budget-kb", "GUSU_TILE_BUDGET_KB", "500", "size budget of a compressed tile in KiB: larger tiles are generalised further; 0: no budget", func(c *Config) any { return &c.TileBudgetKB }},
 	{"cache-control", "GUSU_CACHE_CONTROL", "public, max-age=0, must-revalidate", "Cache-Control header for tiles and TileJSON", func(c *Config) any { return &c.CacheControl }},
 	{"cors-origins", "GUSU_CORS_ORIGINS", "*", "comma-separated origins allowed by CORS; * allows all, empty none", func(c *Config) any { return &c.CORSOrigins }},
 	{"max-upload-mb", "GUSU_MAX_UPLOAD_MB", "200", "largest upload accepted, in MiB (413 beyond)", func(c *Config) any { return &c.MaxUploadMB }},
@@ -261,6 +263,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TileCacheMB < 0 {
 		return errors.New("--tile-cache-mb must not be negative")
+	}
+	if c.TileBudgetKB < 0 {
+		return errors.New("--tile-budget-kb must not be negative (0: no budget)")
 	}
 	return nil
 }

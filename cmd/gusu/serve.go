@@ -99,6 +99,7 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	}
 	s.tiles = tiles.NewServer(s.registry, db.Pool, s.gen, tiles.Options{
 		CacheBytes: int64(cfg.TileCacheMB) << 20, Timeout: cfg.DBTimeout, Metrics: tileMetrics, Reads: reads,
+		MaxTileBytes: tileBudget(cfg.TileBudgetKB),
 	})
 
 	authn := auth.NewAuthenticator(db.Pool)
@@ -186,6 +187,14 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	// panic, and has a query string that parses before any handler sees it.
 	s.handler = httpapi.WithRequestID(withAccessLog(log, httpapi.Recover(log, httpapi.ValidQuery(log, withCORS(splitList(cfg.CORSOrigins), r)))))
 	return s
+}
+
+// tileBudget turns --tile-budget-kb into tiles.Options.MaxTileBytes (0: none).
+func tileBudget(kb int) int {
+	if kb == 0 {
+		return -1
+	}
+	return kb << 10
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
