@@ -29,6 +29,9 @@ Usage:
   gusu import osm [--bbox minx,miny,maxx,maxy] [--snap M] [flags] FILE.osm.pbf|FILE.geojson
                            import a road network from an OpenStreetMap extract
                            or GeoJSON road lines with OSM highway tags
+  gusu import gtfs [flags] FEED.zip…
+                           import GTFS feeds: the layers transit_stops and transit_routes
+                           and the timetables, validated, in one transaction
   gusu report accessibility [--from station:苏州] [--format table|json] [flags]
                            which towns lie within 15/30/45 minutes, by mode
   gusu report coverage --origins LAYER [--where A=V] | --points lon,lat;… | --request FILE.json

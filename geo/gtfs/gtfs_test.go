@@ -69,7 +69,7 @@ func TestReportsProblemsWithFileLineAndField(t *testing.T) {
 		want   Problem
 	}{
 		"missing stop_times": {func(m map[string]string) { delete(m, "stop_times.txt") }, Problem{File: "stop_times.txt", Msg: "required file is missing"}},
-		"no calendar at all":  {func(m map[string]string) { delete(m, "calendar.txt") }, Problem{File: "calendar.txt"}},
+		"no calendar at all": {func(m map[string]string) { delete(m, "calendar.txt") }, Problem{File: "calendar.txt"}},
 		"time 25:61:00": {func(m map[string]string) {
 			m["stop_times.txt"] = strings.Replace(m["stop_times.txt"], "25:05:00,25:05:00", "25:61:00,25:61:00", 1)
 		}, Problem{File: "stop_times.txt", Line: 6, Field: "arrival_time"}},
