@@ -38,6 +38,8 @@ Usage:
                        [--mode walk] [--minutes 5,10,15] [--demand LAYER --weight ATTR] [--group-by LAYER]
                        [--split none|nearest] [--scenario existing|planned] [--format table|json|csv|xlsx] [--out FILE]
                            who and what lies within the bands of the origins (POST /api/catchments)
+  gusu report traveltimes --request BODY.json [--format csv|json] [--out FILE]
+                           a travel-time matrix (POST /api/traveltimes)
   gusu report indicators [--format table|json] [flags]
                            the plan's spatial indicators against its targets
   gusu export pmtiles --layers a,b [--minzoom 0] [--maxzoom 14] [--bbox …] [--format pmtiles|mbtiles] OUT

@@ -376,3 +376,31 @@ func TestReportCoverage(t *testing.T) {
 		}
 	}
 }
+
+// gusu report traveltimes prints the matrix POST /api/traveltimes answers,
+// one CSV row per pair.
+func TestReportTravelTimes(t *testing.T) {
+	url := dbtest.NewDatabase(t, true)
+	body := filepath.Join(t.TempDir(), "body.json")
+	os.WriteFile(body, []byte(`{"origins": {"points": [[120.6195, 31.311], [120.628, 31.318]]}, "destinations": {"layer": "rail_stations", "where": {"name": ["苏州", "乐桥"]}}, "mode": "walk", "max_minutes": 60}`), 0o600)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"report", "traveltimes", "--database-url", url, "--request", body}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&out).ReadAll()
+	if err != nil || len(recs) != 1+2*2 || recs[0][2] != "minutes" {
+		t.Fatalf("csv (%v): %v", err, recs)
+	}
+	reached := 0
+	for _, r := range recs[1:] {
+		if r[2] != "" {
+			reached++
+		}
+	}
+	if reached == 0 {
+		t.Fatalf("no pair reached on foot within an hour: %v", recs)
+	}
+	if err := run(context.Background(), []string{"report", "traveltimes", "--database-url", url}, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("without --request: %v", err)
+	}
+}

@@ -29,8 +29,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) > 0 && args[0] == "coverage" {
 		return cmdReportCoverage(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "traveltimes" {
+		return cmdReportTravelTimes(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "accessibility" {
-		return fmt.Errorf("%w: 'gusu report' takes accessibility, coverage or indicators", errUsage)
+		return fmt.Errorf("%w: 'gusu report' takes accessibility, coverage, traveltimes or indicators", errUsage)
 	}
 	fs := flag.NewFlagSet("report accessibility", flag.ContinueOnError)
 	from := fs.String("from", "station:苏州", "origin: station:<id or name> or town:<code> (default: Suzhou railway station, for the central city)")
@@ -160,7 +163,7 @@ func openReport(ctx context.Context, name string, args []string, stderr io.Write
 	if len(formats) == 0 {
 		formats = []string{"table", "json"}
 	}
-	format := fs.String("format", "table", strings.Join(formats, ", "))
+	format := fs.String("format", formats[0], strings.Join(formats, ", "))
 	cfg, _, err := parseConfigWith(name, args, stderr, databaseKeys, fs)
 	if err != nil {
 		return nil, nil, err

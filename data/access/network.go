@@ -89,6 +89,7 @@ type Service struct {
 	// anyone may (tests, single-user setups).
 	Auth *auth.Authenticator
 
+	tt        timetables    // built GTFS timetables
 	buildMu   sync.Mutex    // one build at a time
 	buildPool *pgxpool.Pool // where the running build reads
 }

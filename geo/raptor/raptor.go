@@ -333,6 +333,20 @@ func (tt *Timetable) Walks(s int) []Footpath {
 	return out
 }
 
+// Near lists the stops within metres of p, with the walk to each (the
+// footpaths' speed and detour): how a trip from a point reaches the
+// network, and how it leaves it.
+func (tt *Timetable) Near(p orb.Point, metresMax float64, o Options) []Footpath {
+	speed := o.WalkKmh / 3.6 / o.Detour
+	var out []Footpath
+	for i, at := range tt.StopAt {
+		if d := metres(p, at); d <= metresMax {
+			out = append(out, Footpath{Stop: i, Secs: int32(math.Ceil(d / speed))})
+		}
+	}
+	return out
+}
+
 // Stop returns the index of a stop id (false: not a platform of the feed).
 func (tt *Timetable) Stop(id string) (int, bool) {
 	i, ok := tt.index[id]

@@ -1,0 +1,329 @@
+package access
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/gusu-gis/gusu/data/httpapi"
+	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/transit"
+	"github.com/gusu-gis/gusu/geo/isochrone"
+	"github.com/gusu-gis/gusu/geo/raptor"
+)
+
+// TravelTimesRequest is POST /api/traveltimes.
+type TravelTimesRequest struct {
+	Origins      *OriginsRef `json:"origins"`
+	Destinations *OriginsRef `json:"destinations"`
+	Mode         string      `json:"mode"`
+	Departure    string      `json:"departure"`
+	Window       int         `json:"window"`
+	Percentile   *float64    `json:"percentile"`
+	MaxMinutes   float64     `json:"max_minutes"`
+}
+
+// TravelTimes is a travel-time matrix: minutes per origin (row) and
+// destination (column), nil when not reached within MaxMinutes.
+type TravelTimes struct {
+	Minutes      [][]*float64   `json:"minutes"`
+	Origins      []int64        `json:"origin_ids"`
+	Destinations []int64        `json:"destination_ids"`
+	Network      string         `json:"network"`
+	Note         string         `json:"note"`
+	Meta         map[string]any `json:"metadata"`
+}
+
+// Limits of one matrix.
+const (
+	MaxMatrixCells   = 1_000_000
+	MaxWindowMinutes = 240
+	// accessMetres is the longest walk from a point to a stop, and from a
+	// stop to a point.
+	accessMetres = 1000
+)
+
+// timetables caches built timetables per (transit version, date).
+type timetables struct {
+	mu    sync.Mutex
+	built map[string]*raptor.Timetable
+}
+
+func (s *Service) timetable(ctx context.Context, date time.Time) (*raptor.Timetable, int64, error) {
+	_, version, err := transit.Current(ctx, s.pool)
+	if err != nil {
+		return nil, 0, err
+	}
+	key := fmt.Sprintf("%d/%s", version, date.Format("2006-01-02"))
+	s.tt.mu.Lock()
+	defer s.tt.mu.Unlock()
+	if tt, ok := s.tt.built[key]; ok {
+		return tt, version, nil
+	}
+	feed, err := transit.Load(ctx, s.pool)
+	if err != nil {
+		return nil, 0, err
+	}
+	tt, err := raptor.Build(feed, date, raptor.DefaultOptions())
+	if err != nil {
+		return nil, 0, err
+	}
+	if s.tt.built == nil || len(s.tt.built) > 8 {
+		s.tt.built = map[string]*raptor.Timetable{}
+	}
+	s.tt.built[key] = tt
+	return tt, version, nil
+}
+
+// percentileOf is the p-th percentile (nearest rank) of times, where
+// unreached counts as later than any time; nil when that rank is unreached.
+func percentileOf(times []float64, p float64) *float64 {
+	sort.Float64s(times)
+	rank := int(math.Ceil(p/100*float64(len(times)))) - 1
+	rank = max(0, min(rank, len(times)-1))
+	if math.IsInf(times[rank], 1) {
+		return nil
+	}
+	v := math.Round(times[rank]*10) / 10
+	return &v
+}
+
+// TravelTimesFor computes a matrix. seePrivate says whether the caller may
+// read private layers.
+func (s *Service) TravelTimesFor(ctx context.Context, req TravelTimesRequest, seePrivate bool) (*TravelTimes, error) {
+	start := time.Now()
+	hidden := func(l *layers.Layer) bool { return l.Private && !seePrivate }
+	if req.Origins == nil || req.Destinations == nil {
+		return nil, bad(`origins and destinations are required: {"points": [[lon, lat], …]} or {"layer": NAME}`)
+	}
+	mode, err := parseCatchmentMode(req.Mode)
+	if err != nil {
+		return nil, err
+	}
+	if req.MaxMinutes == 0 {
+		req.MaxMinutes = 90
+	}
+	if req.MaxMinutes < 0 || req.MaxMinutes > s.params.MaxMinutes || math.IsNaN(req.MaxMinutes) {
+		return nil, bad("max_minutes must be from 1 to %g", s.params.MaxMinutes)
+	}
+	if req.Window < 0 || req.Window > MaxWindowMinutes {
+		return nil, bad("window must be from 0 to %d minutes", MaxWindowMinutes)
+	}
+	pct := 50.0
+	if req.Percentile != nil {
+		pct = *req.Percentile
+		if pct <= 0 || pct > 100 || math.IsNaN(pct) {
+			return nil, bad("percentile must be above 0 and at most 100")
+		}
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	orig, _, err := s.loadOrigins(ctx, req.Origins, hidden, 0)
+	if err != nil {
+		return nil, err
+	}
+	dest, _, err := s.loadOrigins(ctx, req.Destinations, hidden, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(orig)*len(dest) > MaxMatrixCells {
+		return nil, bad("%d × %d is over %d cells: split the matrix", len(orig), len(dest), MaxMatrixCells)
+	}
+	out := &TravelTimes{Minutes: make([][]*float64, len(orig)), Meta: map[string]any{"mode": mode, "max_minutes": req.MaxMinutes}}
+	for _, o := range orig {
+		out.Origins = append(out.Origins, o.ID)
+	}
+	for _, d := range dest {
+		out.Destinations = append(out.Destinations, d.ID)
+	}
+	if mode == isochrone.Transit {
+		if _, _, err := transit.Current(ctx, s.pool); err == nil {
+			err = s.transitMatrix(ctx, req, pct, orig, dest, out)
+			out.Meta["compute_ms"] = time.Since(start).Milliseconds()
+			return out, err
+		} else if !errors.Is(err, transit.ErrNoFeed) {
+			return nil, err
+		}
+	}
+	if req.Window > 0 || req.Departure != "" {
+		out.Meta["departure_note"] = "departure and window apply to timetabled transit only; this network has no times of day"
+	}
+	err = s.networkMatrix(ctx, mode, req.MaxMinutes, orig, dest, out)
+	out.Meta["compute_ms"] = time.Since(start).Milliseconds()
+	return out, err
+}
+
+// networkMatrix answers walk, cycle and drive (and transit without a
+// timetable) on the current network: one search per origin.
+func (s *Service) networkMatrix(ctx context.Context, mode isochrone.Mode, maxMin float64, orig, dest []origin, out *TravelTimes) error {
+	b, err := s.current()
+	if err != nil {
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	q := Query{Mode: mode, Origins: make([]orb.Point, 0, len(orig)+len(dest))}
+	for _, o := range orig {
+		q.Origins = append(q.Origins, o.At)
+	}
+	for _, d := range dest {
+		q.Origins = append(q.Origins, d.At) // the roads must cover the destinations too
+	}
+	roads := b.useRoads(q)
+	meta := s.metadata(b, roads, q, 0)
+	out.Network, out.Note = meta["network"].(string), meta["note"].(string)
+	for i, o := range orig {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var times surface
+		release := func() {}
+		if roads {
+			res, err := b.roads.Surface([]orb.Point{o.At}, mode, maxMin)
+			if err != nil {
+				return originError(err)
+			}
+			times = res
+		} else {
+			res, err := b.net.Run([]orb.Point{o.At}, mode, maxMin, false)
+			if err != nil {
+				return originError(err)
+			}
+			times, release = res, res.Release
+		}
+		row := make([]*float64, len(dest))
+		for j, d := range dest {
+			if t := times.At(d.At); t <= maxMin*60 {
+				v := math.Round(t/6) / 10
+				row[j] = &v
+			}
+		}
+		release() // the search buffers go back to the pool before the next origin
+		out.Minutes[i] = row
+	}
+	return nil
+}
+
+// transitMatrix answers transit on the imported timetables: for each
+// origin and departure, a walk to the stops within 1 km, RAPTOR, and a
+// walk from the stops within 1 km of each destination (or the whole way on
+// foot, if that is quicker); over a window, the percentile of the
+// departures' travel times.
+func (s *Service) transitMatrix(ctx context.Context, req TravelTimesRequest, pct float64, orig, dest []origin, out *TravelTimes) error {
+	if req.Departure == "" {
+		return bad("departure is required for transit on a timetable, e.g. \"2026-12-01T07:30\" (the feed's local time)")
+	}
+	dep, err := time.Parse("2006-01-02T15:04", req.Departure)
+	if err != nil {
+		return bad("departure must be YYYY-MM-DDTHH:MM (the feed's local time), got %q", req.Departure)
+	}
+	date := time.Date(dep.Year(), dep.Month(), dep.Day(), 0, 0, 0, 0, time.UTC)
+	tt, version, err := s.timetable(ctx, date)
+	var ns *raptor.NoServiceError
+	if errors.As(err, &ns) {
+		return &httpapi.Error{Status: http.StatusUnprocessableEntity, Message: ns.Error(), Detail: map[string]any{
+			"feed_from": ns.From.Format("2006-01-02"), "feed_to": ns.To.Format("2006-01-02")}}
+	}
+	if err != nil {
+		return err
+	}
+	o := raptor.DefaultOptions()
+	walkSpeed := o.WalkKmh / 3.6 / o.Detour
+	egress := make([][]raptor.Footpath, len(dest))
+	for j, d := range dest {
+		egress[j] = tt.Near(d.At, accessMetres, o)
+	}
+	first := int32(dep.Hour()*3600 + dep.Minute()*60)
+	maxSecs := int32(req.MaxMinutes * 60)
+	departures := req.Window + 1
+	for i, org := range orig {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		access := tt.Near(org.At, accessMetres, o)
+		samples := make([][]float64, len(dest))
+		for k := 0; k < departures; k++ {
+			t0 := first + int32(k*60)
+			src := make([]raptor.Footpath, len(access))
+			for a, f := range access {
+				src[a] = raptor.Footpath{Stop: f.Stop, Secs: t0 + f.Secs}
+			}
+			arr := tt.EarliestArrival(src, 8, t0+maxSecs)
+			for j, d := range dest {
+				best := math.Inf(1)
+				if w := isochrone.Metres(org.At, d.At) / walkSpeed; w <= float64(maxSecs) {
+					best = w
+				}
+				for _, e := range egress[j] {
+					if a := arr[e.Stop]; a != raptor.Unreached {
+						if v := float64(a + e.Secs - t0); v < best && v <= float64(maxSecs) {
+							best = v
+						}
+					}
+				}
+				samples[j] = append(samples[j], best/60)
+			}
+		}
+		row := make([]*float64, len(dest))
+		for j := range dest {
+			row[j] = percentileOf(samples[j], pct)
+		}
+		out.Minutes[i] = row
+	}
+	out.Network = "timetable"
+	out.Note = "Timetabled transit on the imported GTFS feeds (RAPTOR, at most 8 vehicles): walks to and from stops within 1 km and between stops within 400 m " +
+		"are straight lines × 1.3 at 4.8 km/h (not on streets); a trip may also walk the whole way."
+	out.Meta["departure"], out.Meta["window"], out.Meta["percentile"] = req.Departure, req.Window, pct
+	out.Meta["departures"], out.Meta["timetable_version"], out.Meta["trips_that_day"] = departures, version, tt.Trips
+	return nil
+}
+
+// traveltimesPOST is POST /api/traveltimes (?format=csv for rows).
+func (s *Service) traveltimesPOST(w http.ResponseWriter, r *http.Request) error {
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		return bad("format must be json or csv, not %q", format)
+	}
+	var req TravelTimesRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return bad(`the body must be JSON {"origins": {...}, "destinations": {...}, "mode": "walk|cycle|drive|transit", "departure": "2026-12-01T07:30", "window": 0, "percentile": 50, "max_minutes": 90}: %v`, err)
+	}
+	res, err := s.TravelTimesFor(r.Context(), req, s.CanSeePrivate == nil || s.CanSeePrivate(r))
+	if err != nil {
+		return err
+	}
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		return res.WriteCSV(w)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(res)
+}
+
+// WriteCSV writes origin, destination, minutes rows (minutes empty when unreached).
+func (t *TravelTimes) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"origin", "destination", "minutes"})
+	for i, row := range t.Minutes {
+		for j, v := range row {
+			m := ""
+			if v != nil {
+				m = strconv.FormatFloat(*v, 'f', -1, 64)
+			}
+			cw.Write([]string{strconv.FormatInt(t.Origins[i], 10), strconv.FormatInt(t.Destinations[j], 10), m})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
