@@ -29,6 +29,11 @@ type Query struct {
 	Mode    isochrone.Mode
 	Minutes []float64
 	Planned bool
+	// Departure (YYYY-MM-DDTHH:MM), Window (minutes) and Percentile run
+	// transit on the imported timetable instead of the headway model.
+	Departure  string
+	Window     int
+	Percentile float64
 	// Hidden are input layers that are private to a client without access:
 	// the answer must not reveal them.
 	Hidden map[string]bool
@@ -138,10 +143,13 @@ func (s *Service) parseGET(r *http.Request, b *built) (Query, error) {
 	out := Query{Hidden: s.hidden(r)}
 	for k := range q {
 		switch k {
-		case "lon", "lat", "from", "minutes", "mode", "scenario", "token":
+		case "lon", "lat", "from", "minutes", "mode", "scenario", "token", "departure", "window", "percentile":
 		default:
-			return Query{}, bad("unknown parameter %q; known: lon, lat, from, minutes, mode, scenario", k)
+			return Query{}, bad("unknown parameter %q; known: lon, lat, from, minutes, mode, scenario, departure, window, percentile", k)
 		}
+	}
+	if err := out.timeOfDay(q.Get("departure"), q.Get("window"), q.Get("percentile")); err != nil {
+		return out, err
 	}
 	var err error
 	if out.Minutes, err = s.parseMinutes(q.Get("minutes")); err != nil {
@@ -180,11 +188,14 @@ func (s *Service) parseGET(r *http.Request, b *built) (Query, error) {
 
 // postBody is POST /api/isochrones: several origins and options.
 type postBody struct {
-	Origins  [][]float64 `json:"origins"`
-	From     []string    `json:"from"`
-	Minutes  []float64   `json:"minutes"`
-	Mode     string      `json:"mode"`
-	Scenario string      `json:"scenario"`
+	Origins    [][]float64 `json:"origins"`
+	From       []string    `json:"from"`
+	Minutes    []float64   `json:"minutes"`
+	Mode       string      `json:"mode"`
+	Scenario   string      `json:"scenario"`
+	Departure  string      `json:"departure"`
+	Window     int         `json:"window"`
+	Percentile float64     `json:"percentile"`
 }
 
 func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
@@ -207,6 +218,13 @@ func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
 		return out, err
 	}
 	if out.Planned, err = parseScenario(body.Scenario); err != nil {
+		return out, err
+	}
+	pct := ""
+	if body.Percentile != 0 {
+		pct = strconv.FormatFloat(body.Percentile, 'f', -1, 64)
+	}
+	if err := out.timeOfDay(body.Departure, strconv.Itoa(body.Window), pct); err != nil {
 		return out, err
 	}
 	for _, o := range body.Origins {
@@ -233,6 +251,29 @@ func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
 		return out, bad("at most %d origins, got %d", MaxOrigins, len(out.Origins))
 	}
 	return out, nil
+}
+
+// timeOfDay reads departure, window and percentile.
+func (q *Query) timeOfDay(departure, window, percentile string) error {
+	q.Departure, q.Percentile = departure, 50
+	if window != "" && window != "0" {
+		w, err := strconv.Atoi(window)
+		if err != nil || w < 0 || w > MaxWindowMinutes {
+			return bad("window must be whole minutes from 0 to %d", MaxWindowMinutes)
+		}
+		q.Window = w
+	}
+	if percentile != "" {
+		p, err := strconv.ParseFloat(percentile, 64)
+		if err != nil || p <= 0 || p > 100 || math.IsNaN(p) {
+			return bad("percentile must be above 0 and at most 100")
+		}
+		q.Percentile = p
+	}
+	if departure == "" && (q.Window > 0 || percentile != "") {
+		return bad("window and percentile go with departure (YYYY-MM-DDTHH:MM)")
+	}
+	return nil
 }
 
 func (s *Service) network(r *http.Request) (*built, error) {
@@ -299,7 +340,16 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 	var bands []isochrone.Band
 	var times surface
 	roads := b.useRoads(q)
-	if roads {
+	timetable := q.Departure != ""
+	if timetable {
+		if q.Mode != isochrone.Transit {
+			return nil, bad("departure, window and percentile apply to mode transit (the timetable)")
+		}
+		var err error
+		if bands, times, err = s.timetableBands(q); err != nil {
+			return nil, err
+		}
+	} else if roads {
 		res, err := b.roads.Isochrones(req)
 		if err != nil {
 			return nil, originError(err)
@@ -339,7 +389,12 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 		}
 		fc.Append(f)
 	}
-	fc.ExtraMembers = geojson.Properties{"metadata": s.metadata(b, roads, q, time.Since(start))}
+	meta := s.metadata(b, roads, q, time.Since(start))
+	if timetable {
+		meta["network"], meta["note"] = "timetable", timetableNote
+		meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentile
+	}
+	fc.ExtraMembers = geojson.Properties{"metadata": meta}
 	return fc, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -326,4 +327,84 @@ func (t *TravelTimes) WriteCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// timetableNote says how a timetable isochrone is made.
+const timetableNote = "Timetabled transit on the imported GTFS feeds (RAPTOR, at most 8 vehicles) from the departure; walks to stops within 1 km, " +
+	"between stops within 400 m and from every reached stop up to 1 km are straight lines × 1.3 at 4.8 km/h (not on streets). Over a window, " +
+	"each stop's travel time is the percentile of the departures', then the walk from it (approximate: the percentile is taken per stop, not per place)."
+
+// pointTimes reads a point surface as the isochrone code reads surfaces.
+type pointTimes struct{ c *isochrone.Catchment }
+
+func (p pointTimes) At(pt orb.Point) float64 {
+	if p.c == nil {
+		return math.Inf(1)
+	}
+	t, _ := p.c.At(pt)
+	return t
+}
+
+// timetableBands is a transit isochrone on the imported timetable: RAPTOR
+// from the origins' nearby stops at each departure of the window, each
+// stop's travel time the percentile over the departures, and from the
+// origins and every reached stop a walk of up to 1 km, on a 100 m grid.
+func (s *Service) timetableBands(q Query) ([]isochrone.Band, surface, error) {
+	ctx, cancel := s.withTimeout(context.Background())
+	defer cancel()
+	dep, err := time.Parse("2006-01-02T15:04", q.Departure)
+	if err != nil {
+		return nil, nil, bad("departure must be YYYY-MM-DDTHH:MM (the feed's local time), got %q", q.Departure)
+	}
+	tt, _, err := s.timetable(ctx, time.Date(dep.Year(), dep.Month(), dep.Day(), 0, 0, 0, 0, time.UTC))
+	var ns *raptor.NoServiceError
+	switch {
+	case errors.Is(err, transit.ErrNoFeed):
+		return nil, nil, bad("departure needs a timetable: no GTFS feed has been imported (gusu import gtfs); without departure, transit uses the headway model")
+	case errors.As(err, &ns):
+		return nil, nil, &httpapi.Error{Status: http.StatusUnprocessableEntity, Message: ns.Error(), Detail: map[string]any{
+			"feed_from": ns.From.Format("2006-01-02"), "feed_to": ns.To.Format("2006-01-02")}}
+	case err != nil:
+		return nil, nil, err
+	}
+	o := raptor.DefaultOptions()
+	walk := o.WalkKmh / 3.6 / o.Detour
+	maxMin := slices.Max(q.Minutes)
+	maxSecs := int32(maxMin * 60 * 1.2) // past the largest band, so its edge is interpolated too
+	var access []raptor.Footpath
+	for _, p := range q.Origins {
+		access = append(access, tt.Near(p, accessMetres, o)...)
+	}
+	first := int32(dep.Hour()*3600 + dep.Minute()*60)
+	samples := make([][]float64, len(tt.StopIDs))
+	for k := 0; k <= q.Window; k++ {
+		t0 := first + int32(k*60)
+		src := make([]raptor.Footpath, len(access))
+		for i, a := range access {
+			src[i] = raptor.Footpath{Stop: a.Stop, Secs: t0 + a.Secs}
+		}
+		arr := tt.EarliestArrival(src, 8, t0+maxSecs)
+		for st, a := range arr {
+			v := math.Inf(1)
+			if a != raptor.Unreached {
+				v = float64(a - t0)
+			}
+			samples[st] = append(samples[st], v)
+		}
+	}
+	var seeds []isochrone.Seed
+	for _, p := range q.Origins {
+		seeds = append(seeds, isochrone.Seed{At: p})
+	}
+	for st, xs := range samples {
+		if v := percentileOf(xs, q.Percentile); v != nil {
+			seeds = append(seeds, isochrone.Seed{At: tt.StopAt[st], Secs: float32(*v)})
+		}
+	}
+	c := isochrone.PointSurface(seeds, walk, accessMetres, s.params.CellMetres/2, float32(maxSecs))
+	if c == nil {
+		return nil, nil, bad("nothing is reached")
+	}
+	bands, err := c.SmoothBands(q.Minutes)
+	return bands, pointTimes{c}, err
 }

@@ -168,3 +168,66 @@ func TestTravelTimesOnTheNetwork(t *testing.T) {
 		t.Errorf("with a destination in Taihu: %v %v", res["network"], res["minutes"])
 	}
 }
+
+// A transit isochrone on the timetable: nested, valid bands; every stop the
+// connection scan reaches within 0.75× a band lies inside it (PostGIS);
+// a window with a percentile; a day without service is a 422.
+func TestTimetableIsochrones(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := transit.Import(ctx, f.pool, []string{"../../../shared/data/raw/r5r-porto-alegre-gtfs-osm/poa_eptc.zip"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var lon, lat float64
+	if err := f.pool.QueryRow(ctx, `SELECT ST_X(geom), ST_Y(geom) FROM transit_stops_v1 WHERE stop_id = '4220'`).Scan(&lon, &lat); err != nil {
+		t.Fatal(err)
+	}
+	q := fmt.Sprintf("/api/isochrones?lon=%f&lat=%f&mode=transit&minutes=15,30,45&departure=2019-05-15T13:00", lon, lat)
+	status, fc, raw := f.get(t, q)
+	if status != 200 || fc["metadata"].(map[string]any)["network"] != "timetable" {
+		t.Fatalf("%d %.300s", status, raw)
+	}
+	feats := fc["features"].([]any)
+	if len(feats) != 3 {
+		t.Fatalf("%d bands", len(feats))
+	}
+	feed, _ := transit.Load(ctx, f.pool)
+	tt, _ := raptor.Build(feed, time.Date(2019, 5, 15, 0, 0, 0, 0, time.UTC), raptor.DefaultOptions())
+	o := raptor.DefaultOptions()
+	t0 := int32(13 * 3600)
+	var src []raptor.Footpath
+	for _, a := range tt.Near([2]float64{lon, lat}, 1000, o) {
+		src = append(src, raptor.Footpath{Stop: a.Stop, Secs: t0 + a.Secs})
+	}
+	arr := raptor.ScanConnections(tt, src, t0+45*60)
+	for i, ft := range feats {
+		g := geometry(t, ft)
+		m := props(ft)["minutes"].(float64)
+		if !f.sql(t, "SELECT ST_IsValid(ST_GeomFromGeoJSON($1))", g).(bool) {
+			t.Fatalf("%v-minute band invalid", m)
+		}
+		if i > 0 && !f.sql(t, "SELECT ST_Covers(ST_GeomFromGeoJSON($1), ST_GeomFromGeoJSON($2))", geometry(t, feats[i-1]), g).(bool) {
+			t.Fatalf("%v-minute band not inside the larger", m)
+		}
+		var pts []string
+		for s, a := range arr {
+			if a != raptor.Unreached && float64(a-t0) <= 0.75*m*60 {
+				pts = append(pts, fmt.Sprintf("POINT(%f %f)", tt.StopAt[s][0], tt.StopAt[s][1]))
+			}
+		}
+		outside := f.sql(t, `SELECT count(*) FROM unnest($2::text[]) p WHERE NOT ST_Intersects(ST_GeomFromGeoJSON($1), ST_SetSRID(ST_GeomFromText(p), 4326))`, g, pts).(int64)
+		if len(pts) == 0 || outside > 0 {
+			t.Errorf("%v min: %d of %d stops reached within 0.75× lie outside the band", m, outside, len(pts))
+		}
+		t.Logf("%v min: %v km², %d stops within 0.75×, %v ms", m, props(ft)["area_km2"], len(pts), fc["metadata"].(map[string]any)["compute_ms"])
+	}
+	if status, fc, raw := f.get(t, q+"&window=30&percentile=95"); status != 200 || fc["metadata"].(map[string]any)["window"].(float64) != 30 {
+		t.Fatalf("window: %d %.300s", status, raw)
+	}
+	if status, _, raw := f.get(t, fmt.Sprintf("/api/isochrones?lon=%f&lat=%f&mode=transit&minutes=30&departure=2026-12-01T07:30", lon, lat)); status != 422 || !strings.Contains(string(raw), "2019-04-15 to 2019-07-15") {
+		t.Fatalf("no service: %d %s", status, raw)
+	}
+	if status, _, raw := f.get(t, fmt.Sprintf("/api/isochrones?lon=%f&lat=%f&mode=walk&minutes=30&departure=2019-05-15T13:00", lon, lat)); status != 400 {
+		t.Fatalf("departure with walking: %d %s", status, raw)
+	}
+}

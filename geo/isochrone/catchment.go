@@ -102,6 +102,9 @@ func (c *Catchment) At(p orb.Point) (float64, int) {
 	if i < 0 {
 		return math.Inf(1), -1
 	}
+	if c.Owner == nil {
+		return float64(c.Secs[i]), -1
+	}
 	return float64(c.Secs[i]), int(c.Owner[i])
 }
 

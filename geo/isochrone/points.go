@@ -1,0 +1,77 @@
+package isochrone
+
+import (
+	"math"
+
+	"github.com/paulmach/orb"
+)
+
+// Seed is a place reached at Secs, from which the rest of the way is on foot.
+type Seed struct {
+	At   orb.Point
+	Secs float32
+}
+
+// PointSurface is the travel-time surface of seeds (an origin and the stops
+// a timetable reaches): from each seed the traveller walks up to radius
+// metres at walkMps, on a grid of cell metres around the seeds, up to
+// maxSecs. Owner is left empty.
+func PointSurface(seeds []Seed, walkMps, radius, cell float64, maxSecs float32) *Catchment {
+	var b orb.Bound
+	first := true
+	for _, s := range seeds {
+		if s.Secs > maxSecs {
+			continue
+		}
+		if first {
+			b, first = orb.Bound{Min: s.At, Max: s.At}, false
+		} else {
+			b = b.Extend(s.At)
+		}
+	}
+	if first {
+		return nil
+	}
+	pad := (radius + 2*cell) / metresPerDegreeLat
+	padLon := pad / math.Cos((b.Min[1]+b.Max[1])/2*math.Pi/180)
+	b = orb.Bound{Min: orb.Point{b.Min[0] - padLon, b.Min[1] - pad}, Max: orb.Point{b.Max[0] + padLon, b.Max[1] + pad}}
+	g := NewGrid(b, cell)
+	secs := make([]float32, g.W*g.H)
+	for i := range secs {
+		secs[i] = float32(math.Inf(1))
+	}
+	reach := int(math.Ceil(radius / cell))
+	for _, s := range seeds {
+		if s.Secs > maxSecs {
+			continue
+		}
+		x := int(math.Floor((s.At[0] - g.MinLon) / g.DLon))
+		y := int(math.Floor((s.At[1] - g.MinLat) / g.DLat))
+		for dy := -reach; dy <= reach; dy++ {
+			for dx := -reach; dx <= reach; dx++ {
+				cx, cy := x+dx, y+dy
+				if cx < 0 || cy < 0 || cx >= g.W || cy >= g.H {
+					continue
+				}
+				d := Metres(s.At, g.Centre(cy*g.W+cx))
+				if d > radius {
+					continue
+				}
+				if v := s.Secs + float32(d/walkMps); v <= maxSecs && v < secs[cy*g.W+cx] {
+					secs[cy*g.W+cx] = v
+				}
+			}
+		}
+	}
+	return &Catchment{Grid: g, Secs: secs}
+}
+
+// SmoothBands contours the surface per limit as isochrones are drawn:
+// through the interpolated crossings, largest first.
+func (c *Catchment) SmoothBands(minutes []float64) ([]Band, error) {
+	mins, err := bandMinutes(minutes)
+	if err != nil {
+		return nil, err
+	}
+	return c.Grid.bands(mins, c.Secs, true), nil
+}
