@@ -53,6 +53,7 @@ func (s *Service) Routes(r *mux.Router, log *slog.Logger) {
 	r.Handle("/isochrone/v1/{profile}/{coords}", httpapi.Handler(log, s.Slots.Wrap(s.mapbox))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/catchments", httpapi.Handler(log, s.Slots.Wrap(s.catchmentsPOST))).Methods(http.MethodPost)
 	r.Handle("/api/traveltimes", httpapi.Handler(log, s.Slots.Wrap(s.traveltimesPOST))).Methods(http.MethodPost)
+	r.Handle("/api/accessibility/opportunities", httpapi.Handler(log, s.Slots.Wrap(s.opportunitiesPOST))).Methods(http.MethodPost)
 	r.Handle("/api/catchments/presets", httpapi.Handler(log, s.presetsGET)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/catchments/saved", httpapi.Handler(log, s.savedGET)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/catchments/saved/{name}/recompute", httpapi.Handler(log, s.Slots.Wrap(s.recomputePOST))).Methods(http.MethodPost)

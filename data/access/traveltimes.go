@@ -168,6 +168,11 @@ func (s *Service) TravelTimesFor(ctx context.Context, req TravelTimesRequest, se
 // networkMatrix answers walk, cycle and drive (and transit without a
 // timetable) on the current network: one search per origin.
 func (s *Service) networkMatrix(ctx context.Context, mode isochrone.Mode, maxMin float64, orig, dest []origin, out *TravelTimes) error {
+	return s.networkRows(ctx, mode, maxMin, orig, dest, out, func(i int, row []*float64) { out.Minutes[i] = row })
+}
+
+// networkRows computes the matrix a row at a time, handing each to emit.
+func (s *Service) networkRows(ctx context.Context, mode isochrone.Mode, maxMin float64, orig, dest []origin, out *TravelTimes, emit func(int, []*float64)) error {
 	b, err := s.current()
 	if err != nil {
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
@@ -209,7 +214,7 @@ func (s *Service) networkMatrix(ctx context.Context, mode isochrone.Mode, maxMin
 			}
 		}
 		release() // the search buffers go back to the pool before the next origin
-		out.Minutes[i] = row
+		emit(i, row)
 	}
 	return nil
 }
@@ -220,6 +225,11 @@ func (s *Service) networkMatrix(ctx context.Context, mode isochrone.Mode, maxMin
 // foot, if that is quicker); over a window, the percentile of the
 // departures' travel times.
 func (s *Service) transitMatrix(ctx context.Context, req TravelTimesRequest, pct float64, orig, dest []origin, out *TravelTimes) error {
+	return s.transitRows(ctx, req, pct, orig, dest, out, func(i int, row []*float64) { out.Minutes[i] = row })
+}
+
+// transitRows computes the timetable matrix a row at a time, handing each to emit.
+func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct float64, orig, dest []origin, out *TravelTimes, emit func(int, []*float64)) error {
 	if req.Departure == "" {
 		return bad("departure is required for transit on a timetable, e.g. \"2026-12-01T07:30\" (the feed's local time)")
 	}
@@ -278,7 +288,7 @@ func (s *Service) transitMatrix(ctx context.Context, req TravelTimesRequest, pct
 		for j := range dest {
 			row[j] = percentileOf(samples[j], pct)
 		}
-		out.Minutes[i] = row
+		emit(i, row)
 	}
 	out.Network = "timetable"
 	out.Note = "Timetabled transit on the imported GTFS feeds (RAPTOR, at most 8 vehicles): walks to and from stops within 1 km and between stops within 400 m " +
