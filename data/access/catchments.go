@@ -63,7 +63,12 @@ type CatchmentRequest struct {
 	Demand   *DemandRef  `json:"demand,omitempty"`
 	GroupBy  string      `json:"group_by,omitempty"`
 	Scenario string      `json:"scenario,omitempty"`
-	SaveAs   string      `json:"save_as,omitempty"`
+	// Departure (with Window and Percentile) runs transit on the imported
+	// GTFS timetable instead of the headway model.
+	Departure  string   `json:"departure,omitempty"`
+	Window     int      `json:"window,omitempty"`
+	Percentile *float64 `json:"percentile,omitempty"`
+	SaveAs     string   `json:"save_as,omitempty"`
 	// Preset names a life circle (lifecircles.json): it fills mode and
 	// minutes left out, and with origins.category reports per category.
 	Preset string `json:"preset,omitempty"`
@@ -371,9 +376,29 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	roads := b.useRoads(q)
 	maxMin := slices.Max(q.Minutes)
 	var c *isochrone.Catchment
-	if roads {
+	timetable := req.Departure != ""
+	switch {
+	case timetable:
+		pct := ""
+		if req.Percentile != nil {
+			pct = strconv.FormatFloat(*req.Percentile, 'f', -1, 64)
+		}
+		if err := q.timeOfDay(req.Departure, strconv.Itoa(req.Window), pct); err != nil {
+			return nil, err
+		}
+		switch {
+		case q.Mode != isochrone.Transit:
+			return nil, bad("departure, window and percentile apply to mode transit (the timetable)")
+		case req.Split == "nearest":
+			return nil, bad("split=nearest is not available on a timetable yet: use split=none")
+		case req.Compare != nil:
+			return nil, bad("compare is not available on a timetable yet")
+		}
+		roads = false
+		c, err = s.timetableSurface(q)
+	case roads:
 		c, err = b.roads.Catchment(q.Origins, q.Mode, maxMin)
-	} else {
+	default:
 		c, err = b.net.Catchment(q.Origins, q.Mode, maxMin, q.Planned)
 	}
 	if err != nil {
@@ -485,6 +510,10 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	mark("uncovered_ms")
 	meta := s.metadata(b, roads, q, time.Since(start))
 	meta["timings"] = timings
+	if timetable {
+		meta["network"], meta["note"] = "timetable", timetableNote
+		meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentile
+	}
 	delete(meta, "origins")
 	meta["origins"] = originDesc
 	meta["split"] = cmpOr(req.Split, "none")

@@ -137,3 +137,40 @@ func TestOpportunitiesOnATimetable(t *testing.T) {
 		}
 	}
 }
+
+// Catchments on the timetable: the population of Porto Alegre's hexagons
+// within 15 and 30 minutes by bus of a school hexagon at 13:00 is what
+// PostGIS counts inside the returned bands.
+func TestCatchmentsOnATimetable(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := transit.Import(ctx, f.pool, []string{portoAlegre + "poa_eptc.zip"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f.loadHexgrid(t)
+	f.makeLayer(t, "poa_school_hex", "point", `CREATE TABLE poa_school_hex AS SELECT hex, schools, geom FROM poa_hex WHERE schools > 0`)
+	body := map[string]any{"origins": map[string]any{"layer": "poa_school_hex"}, "mode": "transit", "minutes": []float64{15, 30},
+		"departure": "2019-05-15T13:00", "demand": map[string]any{"layer": "poa_hex", "weight": "population"}}
+	status, fc, raw := f.post(t, "/api/catchments", body)
+	if status != 200 || fc["network"] != "timetable" {
+		t.Fatalf("%d %.300s", status, raw)
+	}
+	for bi, c := range fc["coverage"].([]any) {
+		c := c.(map[string]any)
+		var band string
+		for _, ft := range fc["features"].([]any) {
+			if props(ft)["minutes"] == c["minutes"] {
+				band = geometry(t, ft)
+			}
+		}
+		inside := f.sql(t, "SELECT coalesce(sum(population), 0)::float8 FROM poa_hex WHERE ST_Intersects(geom, ST_GeomFromGeoJSON($1))", band).(float64)
+		if band == "" || math.Abs(num(c["covered"])-inside) > 0.5 || num(c["covered"]) <= 0 {
+			t.Errorf("band %d (%v min): covered %v, PostGIS %v", bi, c["minutes"], c["covered"], inside)
+		}
+		t.Logf("%v min by bus from a school hexagon: %.0f of %.0f people (%.1f%%)", c["minutes"], num(c["covered"]), num(c["total"]), 100*num(c["share"]))
+	}
+	body["split"] = "nearest"
+	if status, _, raw := f.post(t, "/api/catchments", body); status != 400 {
+		t.Errorf("split=nearest on a timetable: %d %s", status, raw)
+	}
+}

@@ -360,22 +360,33 @@ func (p pointTimes) At(pt orb.Point) float64 {
 // stop's travel time the percentile over the departures, and from the
 // origins and every reached stop a walk of up to 1 km, on a 100 m grid.
 func (s *Service) timetableBands(q Query) ([]isochrone.Band, surface, error) {
+	c, err := s.timetableSurface(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	bands, err := c.SmoothBands(q.Minutes)
+	return bands, pointTimes{c}, err
+}
+
+// timetableSurface is the travel-time surface timetableBands contours (and
+// catchments measure coverage on).
+func (s *Service) timetableSurface(q Query) (*isochrone.Catchment, error) {
 	ctx, cancel := s.withTimeout(context.Background())
 	defer cancel()
 	dep, err := time.Parse("2006-01-02T15:04", q.Departure)
 	if err != nil {
-		return nil, nil, bad("departure must be YYYY-MM-DDTHH:MM (the feed's local time), got %q", q.Departure)
+		return nil, bad("departure must be YYYY-MM-DDTHH:MM (the feed's local time), got %q", q.Departure)
 	}
 	tt, _, err := s.timetable(ctx, time.Date(dep.Year(), dep.Month(), dep.Day(), 0, 0, 0, 0, time.UTC))
 	var ns *raptor.NoServiceError
 	switch {
 	case errors.Is(err, transit.ErrNoFeed):
-		return nil, nil, bad("departure needs a timetable: no GTFS feed has been imported (gusu import gtfs); without departure, transit uses the headway model")
+		return nil, bad("departure needs a timetable: no GTFS feed has been imported (gusu import gtfs); without departure, transit uses the headway model")
 	case errors.As(err, &ns):
-		return nil, nil, &httpapi.Error{Status: http.StatusUnprocessableEntity, Message: ns.Error(), Detail: map[string]any{
+		return nil, &httpapi.Error{Status: http.StatusUnprocessableEntity, Message: ns.Error(), Detail: map[string]any{
 			"feed_from": ns.From.Format("2006-01-02"), "feed_to": ns.To.Format("2006-01-02")}}
 	case err != nil:
-		return nil, nil, err
+		return nil, err
 	}
 	o := raptor.DefaultOptions()
 	walk := o.WalkKmh / 3.6 / o.Detour
@@ -413,8 +424,7 @@ func (s *Service) timetableBands(q Query) ([]isochrone.Band, surface, error) {
 	}
 	c := isochrone.PointSurface(seeds, walk, accessMetres, s.params.CellMetres/2, float32(maxSecs))
 	if c == nil {
-		return nil, nil, bad("nothing is reached")
+		return nil, bad("nothing is reached")
 	}
-	bands, err := c.SmoothBands(q.Minutes)
-	return bands, pointTimes{c}, err
+	return c, nil
 }

@@ -252,7 +252,11 @@ func (c *Catchment) Covered(f Footprint, limit float32, each func(origin int32, 
 		if c.Secs[cell] <= limit {
 			s += float64(f.Shares[i])
 			if each != nil {
-				each(c.Owner[cell], f.Shares[i])
+				owner := int32(-1)
+				if c.Owner != nil {
+					owner = c.Owner[cell]
+				}
+				each(owner, f.Shares[i])
 			}
 		}
 	}
