@@ -47,19 +47,8 @@ func cmdReportCoverage(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	var req access.CatchmentRequest
 	if *requestFile != "" {
-		var r io.Reader = os.Stdin
-		if *requestFile != "-" {
-			f, err := os.Open(*requestFile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			r = f
-		}
-		dec := json.NewDecoder(r)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return fmt.Errorf("%w: --request: %v", errUsage, err)
+		if err := readRequest(*requestFile, &req); err != nil {
+			return err
 		}
 	} else {
 		req = access.CatchmentRequest{Mode: *mode, Split: *split, GroupBy: *groupBy, Scenario: *scenario, Preset: *preset, SaveAs: *saveAsFlag, Origins: &access.OriginsRef{Category: *category}}
@@ -190,4 +179,24 @@ func whereFlags(values []string) (map[string]json.RawMessage, error) {
 		out[attr] = b
 	}
 	return out, nil
+}
+
+// readRequest decodes an API body for a report from a file (- for stdin),
+// strictly, as the API does.
+func readRequest(path string, v any) error {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: --request: %v", errUsage, err)
+	}
+	return nil
 }

@@ -26,20 +26,9 @@ func cmdReportTravelTimes(ctx context.Context, args []string, stdout, stderr io.
 	if *requestFile == "" {
 		return fmt.Errorf("%w: --request FILE.json is required (the body of POST /api/traveltimes)", errUsage)
 	}
-	var r io.Reader = os.Stdin
-	if *requestFile != "-" {
-		f, err := os.Open(*requestFile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
-	}
 	var req access.TravelTimesRequest
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return fmt.Errorf("%w: --request: %v", errUsage, err)
+	if err := readRequest(*requestFile, &req); err != nil {
+		return err
 	}
 	res, err := env.access.TravelTimesFor(ctx, req, true)
 	if err != nil {

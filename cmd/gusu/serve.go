@@ -125,6 +125,9 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	th.Routes(r)
 	s.access = access.NewService(db.Pool, s.registry, log, isoParamsOrDefault(cfg))
 	s.access.Slots = httpapi.NewLimiter("isochrone", 2*runtime.NumCPU(), 5*time.Second)
+	// Catchments, matrices and opportunities can run for seconds: half the
+	// cores at most, apart from the isochrones' slots.
+	s.access.HeavySlots = httpapi.NewLimiter("accessibility-heavy", max(1, runtime.NumCPU()/2), 5*time.Second)
 	s.access.CanSeePrivate = authn.CanSeePrivate
 	s.access.Auth = authn
 	// A catchment reads its layers and searches: more than one query, well inside the write deadline.

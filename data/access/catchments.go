@@ -196,13 +196,16 @@ func OriginsQuery(l *layers.Layer, where map[string][]string, limit int) sqlkit.
 }
 
 // DemandQuery selects a layer's features with their weight (id, WKB,
-// weight), and polygonsOnly keeps polygons (the town system's county-level
-// units, not the towns inside them).
-func DemandQuery(l *layers.Layer, weight string, where map[string][]string, polygonsOnly bool, limit int) sqlkit.Query {
+// weight). In a layer of points and polygons (the town system: towns in
+// districts), a point inside a weighted polygon of the same layer is a
+// nested unit the polygon's weight already counts, and is left out.
+func DemandQuery(l *layers.Layer, weight string, where map[string][]string, limit int) sqlkit.Query {
 	var args sqlkit.Args
-	cond := append([]string{"t.geom IS NOT NULL", "NOT ST_IsEmpty(t.geom)", "t." + sqlkit.Ident(weight) + " IS NOT NULL"}, whereSQL(where, &args)...)
-	if polygonsOnly {
-		cond = append(cond, "GeometryType(t.geom) IN ('POLYGON', 'MULTIPOLYGON')")
+	w := sqlkit.Ident(weight)
+	cond := append([]string{"t.geom IS NOT NULL", "NOT ST_IsEmpty(t.geom)", "t." + w + " IS NOT NULL"}, whereSQL(where, &args)...)
+	if l.GeometryType == "mixed" {
+		cond = append(cond, fmt.Sprintf(`NOT (GeometryType(t.geom) = 'POINT' AND EXISTS (SELECT FROM %s AS p
+			WHERE GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AND p.%s IS NOT NULL AND ST_Intersects(p.geom, t.geom)))`, sqlkit.Ident(l.Table), w))
 	}
 	sql := fmt.Sprintf(`SELECT t.id, ST_AsBinary(t.geom), t.%s::float8 FROM %s AS t WHERE %s ORDER BY t.id LIMIT %s`,
 		sqlkit.Ident(weight), sqlkit.Ident(l.Table), strings.Join(cond, " AND "), args.Add(limit))
@@ -395,7 +398,7 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 			return nil, bad("compare is not available on a timetable yet")
 		}
 		roads = false
-		c, err = s.timetableSurface(q)
+		c, err = s.timetableSurface(ctx, q)
 	case roads:
 		c, err = b.roads.Catchment(q.Origins, q.Mode, maxMin)
 	default:
@@ -850,9 +853,9 @@ var defaultDemand = DemandRef{LayerRef: LayerRef{Layer: "town_system"}, Weight: 
 
 // loadDemand reads the demand layer's features and weights.
 func (s *Service) loadDemand(ctx context.Context, ref *DemandRef, hidden func(*layers.Layer) bool, version int64) ([]demandItem, map[string]any, error) {
-	polygonsOnly := false
-	if ref == nil {
-		ref, polygonsOnly = &defaultDemand, true
+	byDefault := ref == nil
+	if byDefault {
+		ref = &defaultDemand
 		if l, err := s.reg.Get(ctx, ref.Layer); err != nil || hidden(l) {
 			return nil, map[string]any{"note": "no demand: the town system is not available to this client"}, nil
 		}
@@ -880,7 +883,7 @@ func (s *Service) loadDemand(ctx context.Context, ref *DemandRef, hidden func(*l
 	if err != nil {
 		return nil, nil, err
 	}
-	dq := DemandQuery(l, ref.Weight, where, polygonsOnly, MaxDemandFeatures+1)
+	dq := DemandQuery(l, ref.Weight, where, MaxDemandFeatures+1)
 	rows, err := s.pool.Query(ctx, dq.SQL, dq.Args...)
 	if err != nil {
 		return nil, nil, s.dbError(ctx, "read the demand", err)
@@ -920,8 +923,11 @@ func (s *Service) loadDemand(ctx context.Context, ref *DemandRef, hidden func(*l
 		desc["skipped_invalid_weight"] = negative
 	}
 	var notes []string
-	if polygonsOnly {
-		notes = append(notes, "default demand: the town system's county-level units (polygons) with their 2020 census populations; the towns inside them are not counted again")
+	if byDefault {
+		notes = append(notes, "default demand: the town system's 2020 census populations (county-level units)")
+	}
+	if l.GeometryType == "mixed" {
+		notes = append(notes, "points inside a weighted polygon of the same layer (towns in their district) are not counted again")
 	}
 	if polygons > 0 {
 		notes = append(notes, "polygon demand is apportioned by the share of its area inside each band, measured on the grid the bands are drawn on (grid_cell_m); a polygon smaller than a cell counts at its centroid")

@@ -9,15 +9,19 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/gusu-gis/gusu/data/auth"
+	"github.com/gusu-gis/gusu/data/dbtest"
+	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/data/upload"
 )
@@ -125,6 +129,14 @@ func TestCatchmentsFromALayerWithDefaultDemand(t *testing.T) {
 			}
 			prev = num(c["covered"])
 		}
+	}
+	// Naming the town system as demand counts the same people: the towns
+	// with a population lie in their district, whose census total has them.
+	_, fc, _ := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"layer": "rail_stations", "where": map[string]any{"kind": "metro"}},
+		"mode": "walk", "minutes": []float64{15}, "demand": map[string]any{"layer": "town_system", "weight": "population"}})
+	total := f.sql(t, "SELECT sum(population)::float8 FROM town_system WHERE GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')").(float64)
+	if got := num(fc["coverage"].([]any)[0].(map[string]any)["total"]); got != total {
+		t.Errorf("explicit town_system demand totals %v, the census %v", got, total)
 	}
 }
 
@@ -849,4 +861,39 @@ func pgxIdent(t *testing.T, f *fixture, name string, v int64) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%q", l.Table)
+}
+
+// Catchments, matrices and opportunities have slots of their own: while
+// they are all taken, another such request is a 503 after the wait, and
+// isochrones are still answered.
+func TestHeavyRequestsLeaveIsochronesFree(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Slots = httpapi.NewLimiter("isochrone", 4, time.Second)
+	f.svc.HeavySlots = httpapi.NewLimiter("accessibility-heavy", 1, 100*time.Millisecond)
+	r := mux.NewRouter()
+	f.svc.Routes(r, dbtest.Logger(t))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	release, err := f.svc.HeavySlots.Acquire(context.Background()) // a long catchment is running
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	b, _ := json.Marshal(map[string]any{"origins": map[string]any{"points": [][]float64{{120.62, 31.31}}}, "mode": "walk", "minutes": []int{15}})
+	resp, err := http.Post(srv.URL+"/api/catchments", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a second heavy request: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(srv.URL + "/api/isochrones?lon=120.62&lat=31.31&minutes=15&mode=walk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("an isochrone while the heavy slots are taken: %d", resp.StatusCode)
+	}
 }

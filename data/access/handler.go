@@ -51,12 +51,16 @@ func (s *Service) Routes(r *mux.Router, log *slog.Logger) {
 	r.Handle("/api/isochrones", httpapi.Handler(log, s.Slots.Wrap(s.isochronesGET))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/isochrones", httpapi.Handler(log, s.Slots.Wrap(s.isochronesPOST))).Methods(http.MethodPost)
 	r.Handle("/isochrone/v1/{profile}/{coords}", httpapi.Handler(log, s.Slots.Wrap(s.mapbox))).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/api/catchments", httpapi.Handler(log, s.Slots.Wrap(s.catchmentsPOST))).Methods(http.MethodPost)
-	r.Handle("/api/traveltimes", httpapi.Handler(log, s.Slots.Wrap(s.traveltimesPOST))).Methods(http.MethodPost)
-	r.Handle("/api/accessibility/opportunities", httpapi.Handler(log, s.Slots.Wrap(s.opportunitiesPOST))).Methods(http.MethodPost)
+	heavy := s.HeavySlots
+	if heavy == nil {
+		heavy = s.Slots
+	}
+	r.Handle("/api/catchments", httpapi.Handler(log, heavy.Wrap(s.catchmentsPOST))).Methods(http.MethodPost)
+	r.Handle("/api/traveltimes", httpapi.Handler(log, heavy.Wrap(s.traveltimesPOST))).Methods(http.MethodPost)
+	r.Handle("/api/accessibility/opportunities", httpapi.Handler(log, heavy.Wrap(s.opportunitiesPOST))).Methods(http.MethodPost)
 	r.Handle("/api/catchments/presets", httpapi.Handler(log, s.presetsGET)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/catchments/saved", httpapi.Handler(log, s.savedGET)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/api/catchments/saved/{name}/recompute", httpapi.Handler(log, s.Slots.Wrap(s.recomputePOST))).Methods(http.MethodPost)
+	r.Handle("/api/catchments/saved/{name}/recompute", httpapi.Handler(log, heavy.Wrap(s.recomputePOST))).Methods(http.MethodPost)
 	r.Handle("/api/accessibility/towns", httpapi.Handler(log, s.Slots.Wrap(s.towns))).Methods(http.MethodGet, http.MethodHead)
 }
 

@@ -76,6 +76,10 @@ type Service struct {
 	// Slots bounds the isochrone computations that run at once (they are
 	// CPU-bound); nil: no bound. Set before Routes.
 	Slots *httpapi.Limiter
+	// HeavySlots bounds the requests that may run for seconds (catchments,
+	// matrices, opportunities, recomputes), so that they never take every
+	// isochrone slot; nil: they share Slots.
+	HeavySlots *httpapi.Limiter
 	// CanSeePrivate reports whether a request may see private layers; nil:
 	// every request may. A private input layer leaves no trace in the
 	// answers to the others.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -22,8 +21,6 @@ import (
 	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/data/sqlkit"
-	"github.com/gusu-gis/gusu/data/transit"
-	"github.com/gusu-gis/gusu/geo/isochrone"
 )
 
 // OpportunitiesRequest is POST /api/accessibility/opportunities: for each
@@ -72,18 +69,9 @@ func (s *Service) Opportunities(ctx context.Context, req OpportunitiesRequest, s
 	}
 	tr := TravelTimesRequest{Origins: req.Origins, Destinations: &OriginsRef{}, Mode: req.Mode, Departure: req.Departure,
 		Window: req.Window, Percentile: req.Percentile, MaxMinutes: mins[len(mins)-1]}
-	mode, err := parseCatchmentMode(req.Mode)
+	mode, pct, err := matrixOptions(tr)
 	if err != nil {
 		return nil, err
-	}
-	if req.Window < 0 || req.Window > MaxWindowMinutes {
-		return nil, bad("window must be from 0 to %d minutes", MaxWindowMinutes)
-	}
-	pct := 50.0
-	if req.Percentile != nil {
-		if pct = *req.Percentile; pct <= 0 || pct > 100 || math.IsNaN(pct) {
-			return nil, bad("percentile must be above 0 and at most 100")
-		}
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -150,20 +138,7 @@ func (s *Service) Opportunities(ctx context.Context, req OpportunitiesRequest, s
 		}
 	}
 	out := &TravelTimes{Meta: map[string]any{}}
-	timetable := false
-	if mode == isochrone.Transit {
-		if _, _, err := transit.Current(ctx, s.pool); err == nil {
-			timetable = true
-		} else if !errors.Is(err, transit.ErrNoFeed) {
-			return nil, err
-		}
-	}
-	if timetable {
-		err = s.transitRows(ctx, tr, pct, orig, dest, out, emit)
-	} else {
-		err = s.networkRows(ctx, mode, tr.MaxMinutes, orig, dest, out, emit)
-	}
-	if err != nil {
+	if err := s.rows(ctx, tr, mode, pct, orig, dest, out, emit); err != nil {
 		return nil, err
 	}
 	fc := geojson.NewFeatureCollection()

@@ -2,10 +2,7 @@ package access_test
 
 import (
 	"context"
-	"encoding/csv"
 	"math"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -35,46 +32,19 @@ func TestPortoAlegreShareWithinFifteenMinutesWalk(t *testing.T) {
 			t.Fatal("the road network was not picked up")
 		}
 	}
-	file, err := os.Open(portoAlegre + "poa_hexgrid.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	recs, err := csv.NewReader(file).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.pool.Exec(ctx, `CREATE TABLE poa_raw (hex text, lon float8, lat float8, population int, schools int, jobs int, healthcare int)`); err != nil {
-		t.Fatal(err)
-	}
-	var rows [][]any
-	for _, r := range recs[1:] {
-		row := []any{r[0]}
-		for _, v := range r[1:3] {
-			x, _ := strconv.ParseFloat(v, 64)
-			row = append(row, x)
-		}
-		for _, v := range r[3:] {
-			x, _ := strconv.Atoi(v)
-			row = append(row, x)
-		}
-		rows = append(rows, row)
-	}
-	if _, err := f.pool.CopyFrom(ctx, pgx.Identifier{"poa_raw"}, []string{"hex", "lon", "lat", "population", "schools", "jobs", "healthcare"}, pgx.CopyFromRows(rows)); err != nil {
-		t.Fatal(err)
-	}
+	f.loadHexgrid(t)
 	// The OSM cut covers central Porto Alegre only: the hexagons well inside it.
 	roadsTable := ""
 	f.pool.QueryRow(ctx, "SELECT table_name FROM gusu_layers WHERE name = 'roads'").Scan(&roadsTable)
 	inside := `(SELECT ST_SetSRID(ST_Expand(ST_Extent(geom)::geometry, -0.005), 4326) FROM ` + pgx.Identifier{roadsTable}.Sanitize() + `)`
-	f.makeLayer(t, "poa_hex", "point", `CREATE TABLE poa_hex AS SELECT hex, population, schools, healthcare, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom
-		FROM poa_raw WHERE ST_Intersects(ST_SetSRID(ST_MakePoint(lon, lat), 4326), `+inside+`)`)
-	f.makeLayer(t, "poa_schools", "point", `CREATE TABLE poa_schools AS SELECT hex, geom FROM poa_hex WHERE schools > 0`)
-	f.makeLayer(t, "poa_health", "point", `CREATE TABLE poa_health AS SELECT hex, geom FROM poa_hex WHERE healthcare > 0`)
-	hexes := f.sql(t, "SELECT count(*) FROM poa_hex").(int64)
+	f.makeLayer(t, "poa_central", "point", `CREATE TABLE poa_central AS SELECT hex, population, schools, healthcare, geom
+		FROM poa_hex WHERE ST_Intersects(geom, `+inside+`)`)
+	f.makeLayer(t, "poa_schools", "point", `CREATE TABLE poa_schools AS SELECT hex, geom FROM poa_central WHERE schools > 0`)
+	f.makeLayer(t, "poa_health", "point", `CREATE TABLE poa_health AS SELECT hex, geom FROM poa_central WHERE healthcare > 0`)
+	hexes := f.sql(t, "SELECT count(*) FROM poa_central").(int64)
 	for _, facility := range []string{"poa_schools", "poa_health"} {
 		status, fc, raw := f.post(t, "/api/catchments", map[string]any{"origins": map[string]any{"layer": facility}, "mode": "walk", "minutes": []float64{15},
-			"demand": map[string]any{"layer": "poa_hex", "weight": "population"}})
+			"demand": map[string]any{"layer": "poa_central", "weight": "population"}})
 		if status != 200 {
 			t.Fatalf("%s: %d %.300s", facility, status, raw)
 		}
@@ -83,7 +53,7 @@ func TestPortoAlegreShareWithinFifteenMinutesWalk(t *testing.T) {
 		}
 		cov := fc["coverage"].([]any)[0].(map[string]any)
 		band := geometry(t, fc["features"].([]any)[0])
-		independent := f.sql(t, `SELECT (sum(population) FILTER (WHERE ST_Intersects(geom, ST_GeomFromGeoJSON($1))))::float8 / sum(population) FROM poa_hex`, band).(float64)
+		independent := f.sql(t, `SELECT (sum(population) FILTER (WHERE ST_Intersects(geom, ST_GeomFromGeoJSON($1))))::float8 / sum(population) FROM poa_central`, band).(float64)
 		if math.Abs(num(cov["share"])-independent) > 0.01 {
 			t.Errorf("%s: gusu %.4f of the population within 15 min, PostGIS from the band and the centroids %.4f", facility, num(cov["share"]), independent)
 		}

@@ -108,25 +108,15 @@ func (s *Service) TravelTimesFor(ctx context.Context, req TravelTimesRequest, se
 	if req.Origins == nil || req.Destinations == nil {
 		return nil, bad(`origins and destinations are required: {"points": [[lon, lat], …]} or {"layer": NAME}`)
 	}
-	mode, err := parseCatchmentMode(req.Mode)
-	if err != nil {
-		return nil, err
-	}
 	if req.MaxMinutes == 0 {
 		req.MaxMinutes = 90
 	}
 	if req.MaxMinutes < 0 || req.MaxMinutes > s.params.MaxMinutes || math.IsNaN(req.MaxMinutes) {
 		return nil, bad("max_minutes must be from 1 to %g", s.params.MaxMinutes)
 	}
-	if req.Window < 0 || req.Window > MaxWindowMinutes {
-		return nil, bad("window must be from 0 to %d minutes", MaxWindowMinutes)
-	}
-	pct := 50.0
-	if req.Percentile != nil {
-		pct = *req.Percentile
-		if pct <= 0 || pct > 100 || math.IsNaN(pct) {
-			return nil, bad("percentile must be above 0 and at most 100")
-		}
+	mode, pct, err := matrixOptions(req)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -148,30 +138,51 @@ func (s *Service) TravelTimesFor(ctx context.Context, req TravelTimesRequest, se
 	for _, d := range dest {
 		out.Destinations = append(out.Destinations, d.ID)
 	}
-	if mode == isochrone.Transit {
-		if _, _, err := transit.Current(ctx, s.pool); err == nil {
-			err = s.transitMatrix(ctx, req, pct, orig, dest, out)
-			out.Meta["compute_ms"] = time.Since(start).Milliseconds()
-			return out, err
-		} else if !errors.Is(err, transit.ErrNoFeed) {
-			return nil, err
-		}
-	}
-	if req.Window > 0 || req.Departure != "" {
-		out.Meta["departure_note"] = "departure and window apply to timetabled transit only; this network has no times of day"
-	}
-	err = s.networkMatrix(ctx, mode, req.MaxMinutes, orig, dest, out)
+	err = s.rows(ctx, req, mode, pct, orig, dest, out, func(i int, row []*float64) { out.Minutes[i] = row })
 	out.Meta["compute_ms"] = time.Since(start).Milliseconds()
 	return out, err
 }
 
-// networkMatrix answers walk, cycle and drive (and transit without a
-// timetable) on the current network: one search per origin.
-func (s *Service) networkMatrix(ctx context.Context, mode isochrone.Mode, maxMin float64, orig, dest []origin, out *TravelTimes) error {
-	return s.networkRows(ctx, mode, maxMin, orig, dest, out, func(i int, row []*float64) { out.Minutes[i] = row })
+// matrixOptions checks a matrix request's mode, window and percentile (the
+// percentile defaults to 50).
+func matrixOptions(req TravelTimesRequest) (isochrone.Mode, float64, error) {
+	mode, err := parseCatchmentMode(req.Mode)
+	if err != nil {
+		return "", 0, err
+	}
+	if req.Window < 0 || req.Window > MaxWindowMinutes {
+		return "", 0, bad("window must be from 0 to %d minutes", MaxWindowMinutes)
+	}
+	pct := 50.0
+	if req.Percentile != nil {
+		if pct = *req.Percentile; pct <= 0 || pct > 100 || math.IsNaN(pct) {
+			return "", 0, bad("percentile must be above 0 and at most 100")
+		}
+	}
+	return mode, pct, nil
 }
 
-// networkRows computes the matrix a row at a time, handing each to emit.
+// rows computes a matrix a row at a time, handing each to emit: transit
+// with a departure on the imported timetable (as isochrones and
+// catchments do), everything else on the isochrone networks.
+func (s *Service) rows(ctx context.Context, req TravelTimesRequest, mode isochrone.Mode, pct float64, orig, dest []origin, out *TravelTimes, emit func(int, []*float64)) error {
+	if req.Departure != "" && mode == isochrone.Transit {
+		if _, _, err := transit.Current(ctx, s.pool); errors.Is(err, transit.ErrNoFeed) {
+			return bad("departure needs a timetable: no GTFS feed has been imported (gusu import gtfs); without departure, transit uses the headway model")
+		} else if err != nil {
+			return err
+		}
+		return s.transitRows(ctx, req, pct, orig, dest, out, emit)
+	}
+	if req.Window > 0 || req.Departure != "" {
+		out.Meta["departure_note"] = "departure and window apply to transit on an imported timetable only; this network has no times of day"
+	}
+	return s.networkRows(ctx, mode, req.MaxMinutes, orig, dest, out, emit)
+}
+
+// networkRows answers walk, cycle and drive (and transit without a
+// timetable) on the current network, one search per origin, a row at a
+// time.
 func (s *Service) networkRows(ctx context.Context, mode isochrone.Mode, maxMin float64, orig, dest []origin, out *TravelTimes, emit func(int, []*float64)) error {
 	b, err := s.current()
 	if err != nil {
@@ -219,20 +230,12 @@ func (s *Service) networkRows(ctx context.Context, mode isochrone.Mode, maxMin f
 	return nil
 }
 
-// transitMatrix answers transit on the imported timetables: for each
+// transitRows answers transit on the imported timetables: for each
 // origin and departure, a walk to the stops within 1 km, RAPTOR, and a
 // walk from the stops within 1 km of each destination (or the whole way on
 // foot, if that is quicker); over a window, the percentile of the
 // departures' travel times.
-func (s *Service) transitMatrix(ctx context.Context, req TravelTimesRequest, pct float64, orig, dest []origin, out *TravelTimes) error {
-	return s.transitRows(ctx, req, pct, orig, dest, out, func(i int, row []*float64) { out.Minutes[i] = row })
-}
-
-// transitRows computes the timetable matrix a row at a time, handing each to emit.
 func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct float64, orig, dest []origin, out *TravelTimes, emit func(int, []*float64)) error {
-	if req.Departure == "" {
-		return bad("departure is required for transit on a timetable, e.g. \"2026-12-01T07:30\" (the feed's local time)")
-	}
 	dep, err := time.Parse("2006-01-02T15:04", req.Departure)
 	if err != nil {
 		return bad("departure must be YYYY-MM-DDTHH:MM (the feed's local time), got %q", req.Departure)
@@ -360,7 +363,9 @@ func (p pointTimes) At(pt orb.Point) float64 {
 // stop's travel time the percentile over the departures, and from the
 // origins and every reached stop a walk of up to 1 km, on a 100 m grid.
 func (s *Service) timetableBands(q Query) ([]isochrone.Band, surface, error) {
-	c, err := s.timetableSurface(q)
+	// Isochrones are computed without a request context (compute); the
+	// service's timeout bounds the timetable's load.
+	c, err := s.timetableSurface(context.Background(), q)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -370,8 +375,8 @@ func (s *Service) timetableBands(q Query) ([]isochrone.Band, surface, error) {
 
 // timetableSurface is the travel-time surface timetableBands contours (and
 // catchments measure coverage on).
-func (s *Service) timetableSurface(q Query) (*isochrone.Catchment, error) {
-	ctx, cancel := s.withTimeout(context.Background())
+func (s *Service) timetableSurface(ctx context.Context, q Query) (*isochrone.Catchment, error) {
+	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	dep, err := time.Parse("2006-01-02T15:04", q.Departure)
 	if err != nil {

@@ -125,11 +125,12 @@ func TestTravelTimesOnATimetable(t *testing.T) {
 		says   string
 	}{
 		"a date without service": {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit", "departure": "2026-12-01T07:30"}, 422, "2019-04-15 to 2019-07-15"},
-		"no departure":           {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit"}, 400, "departure is required"},
-		"bad departure":          {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit", "departure": "tomorrow"}, 400, "YYYY-MM-DDTHH:MM"},
-		"window too long":        {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit", "departure": "2019-05-15T13:00", "window": 600}, 400, "window"},
-		"bad percentile":         {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit", "departure": "2019-05-15T13:00", "percentile": 0}, 400, "percentile"},
-		"no destinations":        {map[string]any{"origins": map[string]any{"points": pts[:1]}, "mode": "transit"}, 400, "destinations are required"},
+		// Without a departure, transit is the headway model, as isochrones are: Porto Alegre is outside it.
+		"no departure":    {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit"}, 400, "not on land in the region"},
+		"bad departure":   {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit", "departure": "tomorrow"}, 400, "YYYY-MM-DDTHH:MM"},
+		"window too long": {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit", "departure": "2019-05-15T13:00", "window": 600}, 400, "window"},
+		"bad percentile":  {map[string]any{"origins": map[string]any{"points": pts[:1]}, "destinations": map[string]any{"points": pts[1:2]}, "mode": "transit", "departure": "2019-05-15T13:00", "percentile": 0}, 400, "percentile"},
+		"no destinations": {map[string]any{"origins": map[string]any{"points": pts[:1]}, "mode": "transit"}, 400, "destinations are required"},
 	} {
 		status, v, raw := f.post(t, "/api/traveltimes", c.body)
 		if status != c.status || !strings.Contains(fmt.Sprint(v["error"]), c.says) {
@@ -161,6 +162,11 @@ func TestTravelTimesOnTheNetwork(t *testing.T) {
 				t.Errorf("(%d,%d): %v minutes, the surface says %.2f", i, j, got, want)
 			}
 		}
+	}
+	// A departure needs an imported timetable.
+	if status, v, raw := f.post(t, "/api/traveltimes", map[string]any{"origins": map[string]any{"points": orig}, "destinations": map[string]any{"points": dest[:2]},
+		"mode": "transit", "departure": "2026-12-01T07:30"}); status != 400 || !strings.Contains(fmt.Sprint(v["error"]), "no GTFS feed") {
+		t.Errorf("departure without a feed: %d %s", status, raw)
 	}
 	// A destination in Taihu is never reached; the off-network model answers for it.
 	_, res, _ = f.post(t, "/api/traveltimes", map[string]any{"origins": map[string]any{"points": orig[:1]}, "destinations": map[string]any{"points": dest}, "mode": "walk", "max_minutes": 60})

@@ -2,6 +2,7 @@ package isochrone
 
 import (
 	"math"
+	"sort"
 
 	"github.com/paulmach/orb"
 )
@@ -40,26 +41,39 @@ func PointSurface(seeds []Seed, walkMps, radius, cell float64, maxSecs float32) 
 	for i := range secs {
 		secs[i] = float32(math.Inf(1))
 	}
+	// The cells within the walking radius, nearest first, with their walk:
+	// computed once, not per seed (as the road surface does).
 	reach := int(math.Ceil(radius / cell))
+	type offset struct {
+		dx, dy int
+		secs   float32
+	}
+	var offsets []offset
+	for dy := -reach; dy <= reach; dy++ {
+		for dx := -reach; dx <= reach; dx++ {
+			if d := math.Hypot(float64(dx)*g.dx, float64(dy)*g.dy); d <= radius {
+				offsets = append(offsets, offset{dx, dy, float32(d / walkMps)})
+			}
+		}
+	}
+	sort.Slice(offsets, func(i, j int) bool { return offsets[i].secs < offsets[j].secs })
 	for _, s := range seeds {
 		if s.Secs > maxSecs {
 			continue
 		}
 		x := int(math.Floor((s.At[0] - g.MinLon) / g.DLon))
 		y := int(math.Floor((s.At[1] - g.MinLat) / g.DLat))
-		for dy := -reach; dy <= reach; dy++ {
-			for dx := -reach; dx <= reach; dx++ {
-				cx, cy := x+dx, y+dy
-				if cx < 0 || cy < 0 || cx >= g.W || cy >= g.H {
-					continue
-				}
-				d := Metres(s.At, g.Centre(cy*g.W+cx))
-				if d > radius {
-					continue
-				}
-				if v := s.Secs + float32(d/walkMps); v <= maxSecs && v < secs[cy*g.W+cx] {
-					secs[cy*g.W+cx] = v
-				}
+		for _, o := range offsets {
+			v := s.Secs + o.secs
+			if v > maxSecs {
+				break // the rest are further
+			}
+			cx, cy := x+o.dx, y+o.dy
+			if cx < 0 || cy < 0 || cx >= g.W || cy >= g.H {
+				continue
+			}
+			if c := cy*g.W + cx; v < secs[c] {
+				secs[c] = v
 			}
 		}
 	}
