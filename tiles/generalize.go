@@ -131,8 +131,8 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 	// snapshot, so the copies match the version they are recorded for.
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var table, geomType string
-		var extent, buffer int
-		err := tx.QueryRow(ctx, "SELECT version, table_name, geometry_type, tile_extent, tile_buffer FROM gusu_layers WHERE name = $1", name).Scan(&version, &table, &geomType, &extent, &buffer)
+		var extent, buffer, minZoom int
+		err := tx.QueryRow(ctx, "SELECT version, table_name, geometry_type, tile_extent, tile_buffer, minzoom FROM gusu_layers WHERE name = $1", name).Scan(&version, &table, &geomType, &extent, &buffer, &minZoom)
 		if err == pgx.ErrNoRows {
 			version = 0
 			return nil
@@ -149,8 +149,10 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 			cov, err = buildCoverage(ctx, tx, name, version, extent, buffer)
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM gusu_tile_gen WHERE layer = $1", name); err != nil {
-			return err
+		for _, table := range []string{"gusu_tile_gen", "gusu_tile_agg"} {
+			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE layer = $1", name); err != nil {
+				return err
+			}
 		}
 		cols, err := tileColumns(ctx, tx, table)
 		if err != nil {
@@ -164,6 +166,11 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 			sql, args := bandSQL(table, geomType, props, name, i, b.Simplify, b.Max)
 			if _, err := tx.Exec(ctx, sql, args...); err != nil {
 				return fmt.Errorf("band %d: %w", i, err)
+			}
+		}
+		if geomType == "polygon" {
+			if err := buildAggregates(ctx, tx, name, maptile.Zoom(minZoom), cols); err != nil {
+				return err
 			}
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO gusu_tile_gen_state (layer, version) VALUES ($1, $2)
@@ -190,27 +197,31 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 
 // bandSQL fills one band of a layer's copies. Polygons smaller than about a
 // pixel at the band's top zoom are invisible in the whole band and are not
-// stored; tiles drop those below a pixel at their own zoom using the stored
-// area. ST_SimplifyPreserveTopology keeps each geometry valid.
+// stored (they are aggregated instead: aggregate.go); tiles leave out those
+// below a pixel at their own zoom by the stored area, the feature's own
+// unsimplified area, so a polygon is drawn at a zoom exactly when it is not
+// aggregated there. ST_SimplifyPreserveTopology keeps each geometry valid.
 func bandSQL(table, geomType, props, layer string, band int, simplify bool, top maptile.Zoom) (string, []any) {
 	t := pgx.Identifier{table}.Sanitize()
 	area := "0"
 	if geomType == "polygon" {
-		area = "ST_Area(g)"
+		area = "ST_Area(f)"
 	}
 	if !simplify {
 		return fmt.Sprintf(`INSERT INTO gusu_tile_gen (layer, band, fid, geom, area, props)
-			SELECT $1, $2, id, g, %s, p FROM (SELECT t.id, ST_Transform(t.geom, 3857) AS g, %s AS p FROM %s t) s`, area, props, t), []any{layer, band}
+			SELECT $1, $2, id, f, %s, p FROM (SELECT t.id, ST_Transform(t.geom, 3857) AS f, %s AS p FROM %s t) s`, area, props, t), []any{layer, band}
 	}
 	tol := Tolerance(top)
 	filter := "NOT ST_IsEmpty(g)"
 	args := []any{layer, band, tol}
 	if geomType == "polygon" {
-		filter += " AND ST_Area(g) >= $4"
+		filter += " AND a >= $4"
 		args = append(args, (2*tol)*(2*tol))
 	}
 	return fmt.Sprintf(`INSERT INTO gusu_tile_gen (layer, band, fid, geom, area, props)
-		SELECT $1, $2, id, g, %s, p FROM (SELECT t.id, ST_SimplifyPreserveTopology(ST_Transform(t.geom, 3857), $3) AS g, %s AS p FROM %s t) s
+		SELECT $1, $2, id, g, a, p FROM (
+		  SELECT id, ST_SimplifyPreserveTopology(f, $3) AS g, %s AS a, p
+		    FROM (SELECT t.id, ST_Transform(t.geom, 3857) AS f, %s AS p FROM %s t) s) s
 		WHERE %s`, area, props, t, filter), args
 }
 

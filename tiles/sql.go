@@ -137,7 +137,7 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 	}
 	const env = "ST_TileEnvelope($1, $2, $3)"
 	simplify := l.GeometryType != "point"
-	var from, geom string
+	var from, geom, aggregates string
 	if p.Generalized {
 		// Copies are already in 3857 and simplified for the band. The band is
 		// a constant from this code, inlined so the planner picks its partial
@@ -151,6 +151,20 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 			from += fmt.Sprintf(" AND g.area >= %s::float8", arg(px*px))
 		}
 		geom = "g.geom"
+		if l.GeometryType == "polygon" && (t.Z < bands[fullBand].Min || p.MinAreaPx > 0) {
+			if az := aggregateZoom(t.Z, p.MinAreaPx); az >= 0 {
+				// What the area filter leaves out, aggregated (aggregate.go).
+				aggProps := "a.props"
+				if excluded := excludedProps(l, p.Properties); len(excluded) > 0 {
+					aggProps = fmt.Sprintf("a.props - %s::text[]", arg(excluded))
+				}
+				aggregates = fmt.Sprintf(`
+  UNION ALL
+  SELECT NULL::bigint, %s, ST_AsMVTGeom(a.geom, %s, %d, %d, true)
+  FROM gusu_tile_agg a WHERE a.zoom = %d AND a.layer = %s::text AND a.geom && ST_TileEnvelope($1, $2, $3, margin => %s::float8)`,
+					aggProps, env, extent, buffer, az, arg(l.Name), arg(float64(buffer)/float64(extent)))
+			}
+		}
 	} else {
 		bb := bufferedBound(t, extent, buffer)
 		from = fmt.Sprintf("%s t WHERE t.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
@@ -162,14 +176,15 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 	}
 	// No "WHERE geom IS NOT NULL" on q: ST_AsMVT skips NULL geometries, and
 	// the planner would push that filter into the scan and compute
-	// ST_AsMVTGeom, the costliest step, twice per row. Features in id order:
-	// the same tile is the same bytes from any plan, instance or export, so
-	// ETags agree across instances.
-	return fmt.Sprintf(`COALESCE((SELECT ST_AsMVT(q, %s::text, %d, 'geom', 'id' ORDER BY q.id) FROM (
+	// ST_AsMVTGeom, the costliest step, twice per row. Features in id order
+	// (aggregates, which have none, last in geometry order): the same tile
+	// is the same bytes from any plan, instance or export, so ETags agree
+	// across instances.
+	return fmt.Sprintf(`COALESCE((SELECT ST_AsMVT(q, %s::text, %d, 'geom', 'id' ORDER BY q.id, q.geom) FROM (
   SELECT %s, ST_AsMVTGeom(%s, %s, %d, %d, true) AS geom
-  FROM %s
+  FROM %s%s
 ) AS q), ''::bytea)`,
-		arg(l.Name), extent, cols.String(), geom, env, extent, buffer, from)
+		arg(l.Name), extent, cols.String(), geom, env, extent, buffer, from, aggregates)
 }
 
 // BaselineQuery is the statement pg_tileserv issues for one layer, for the

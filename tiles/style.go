@@ -31,6 +31,9 @@ func Style(base string) map[string]any {
 		"high_speed", ColorHighSpeed, "intercity", ColorIntercity, "conventional", ColorConventional,
 		"tram", ColorTram, "metro", []any{"coalesce", []any{"get", "color"}, ColorMetro}, ColorConventional}
 	planned := []any{"==", []any{"get", "status"}, "planned"}
+	// Aggregated blocks of sub-pixel polygons are filled, never outlined:
+	// their edges follow the pixel grid, not a boundary.
+	notAggregate := []any{"!", []any{"has", AggregateCountField}}
 	return map[string]any{
 		"version": 8,
 		"name":    "gusu planning map",
@@ -51,13 +54,14 @@ func Style(base string) map[string]any {
 				"filter": []any{"==", []any{"geometry-type"}, "Polygon"},
 				"paint":  map[string]any{"fill-color": []any{"match", []any{"get", "level"}, "central_city", ColorCentralCity, ColorCountyCity}, "fill-opacity": 0.9}},
 			map[string]any{"id": "town_system-outline", "type": "line", "source": "gusu", "source-layer": "town_system",
-				"filter": []any{"==", []any{"geometry-type"}, "Polygon"},
+				"filter": []any{"all", []any{"==", []any{"geometry-type"}, "Polygon"}, notAggregate},
 				"paint": map[string]any{"line-color": ColorUnitOutline, "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 0.6, 12, 1.6},
 					"line-dasharray": []any{4, 2}}},
 			map[string]any{"id": "eco_redlines-fill", "type": "fill", "source": "gusu", "source-layer": "eco_redlines",
 				"paint": map[string]any{"fill-color": ColorRedLineFill, "fill-opacity": 0.55}},
 			map[string]any{"id": "eco_redlines-line", "type": "line", "source": "gusu", "source-layer": "eco_redlines",
-				"paint": map[string]any{"line-color": ColorRedLineEdge, "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 1, 12, 2.5}}},
+				"filter": notAggregate,
+				"paint":  map[string]any{"line-color": ColorRedLineEdge, "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 1, 12, 2.5}}},
 			map[string]any{"id": "rail_lines-existing", "type": "line", "source": "gusu", "source-layer": "rail_lines",
 				"filter": []any{"!", planned},
 				"layout": map[string]any{"line-cap": "round", "line-join": "round"},

@@ -54,6 +54,11 @@ func (s *Server) TileJSON(ctx context.Context, names []string, base string) (*Ti
 				vl.Fields[c.Name] = c.JSONType()
 			}
 		}
+		if l.GeometryType == "polygon" {
+			// Below the full-resolution zooms, polygons too small to draw
+			// come as aggregated blocks carrying this count.
+			vl.Fields[AggregateCountField] = "Number"
+		}
 		tj.VectorLayers = append(tj.VectorLayers, vl)
 		tj.MinZoom = min(tj.MinZoom, l.MinZoom)
 		tj.MaxZoom = max(tj.MaxZoom, l.MaxZoom)

@@ -80,15 +80,19 @@ type Options struct {
 const DefaultMaxTileBytes = 500 << 10
 
 // reductions are the steps a tile over budget goes through, in order:
-// attributes dropped (features keep their id) and coordinates on a coarser
-// grid, then polygons smaller than a few pixels left out as well.
+// polygons under 2 px a side aggregated as at the next zoom out (the look
+// and the attributes stay); then attributes dropped too (features keep
+// their id) on a coarser grid; then polygons under 4 px aggregated on a
+// coarser grid still.
 var reductions = []struct {
-	name      string
-	extent    int
-	minAreaPx float64
+	name       string
+	extent     int
+	minAreaPx  float64
+	attributes bool
 }{
-	{"attributes dropped, extent 1024", 1024, 0},
-	{"attributes dropped, extent 256, polygons under 4 px² left out", 256, 2},
+	{"polygons under 2 px aggregated", 0, 2, true},
+	{"attributes dropped, extent 1024, polygons under 2 px aggregated", 1024, 2, false},
+	{"attributes dropped, extent 256, polygons under 4 px aggregated", 256, 4, false},
 }
 
 // Server makes tiles.
@@ -255,8 +259,16 @@ func (s *Server) render(ctx context.Context, t maptile.Tile, p *plan) (*Tile, er
 	// the next, larger one).
 	for _, r := range reductions {
 		reduced := make([]LayerPlan, len(p.layers))
+		changes := false
 		for i, lp := range p.layers {
 			reduced[i] = LayerPlan{Layer: lp.Layer, Properties: []layers.Column{}, Generalized: lp.Generalized, Extent: r.extent, MinAreaPx: r.minAreaPx}
+			if r.attributes {
+				reduced[i].Properties = lp.Properties
+			}
+			changes = changes || r.extent != 0 || lp.Generalized && lp.Layer.GeometryType == "polygon"
+		}
+		if !changes {
+			continue // the same tile again
 		}
 		smaller, err := s.renderPlans(ctx, t, p, reduced)
 		if err != nil {

@@ -50,16 +50,23 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	conc := fs.Int("concurrency", 8, "concurrent requests")
 	perZoom := fs.Int("tiles-per-zoom", 40, "tiles per zoom level (z5–14)")
 	rounds := fs.Int("rounds", 2, "measured rounds over the tile list (warm cache: 5× as many)")
+	baselineURL := fs.String("baseline-url", "", "a running tile server to compare with, as a URL template with {layer}, {z}, {x} and {y}, e.g. http://127.0.0.1:7800/public.{layer}/{z}/{x}/{y}.pbf for pg_tileserv on the same database (default: pg_tileserv's SQL run in process)")
+	onePass := fs.Bool("one-pass", false, "request every URL once per configuration, so no tile is in flight twice (overrides --rounds)")
 	cfg, _, err := parseConfigWith("bench tiles", args[1:], stderr, keep, fs)
 	if err != nil {
 		return err
+	}
+	if *baselineURL != "" {
+		if err := bench.CheckBaselineURL(*baselineURL); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
 	}
 	bdb, closeDB, err := benchDatabase(ctx, cfg, stderr, int32(*conc*2))
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	_, err = bench.Run(ctx, bench.Config{Pool: bdb.Pool, Parcels: *parcels, Concurrency: *conc, TilesPerZoom: *perZoom, Rounds: *rounds, Out: stdout})
+	_, err = bench.Run(ctx, bench.Config{Pool: bdb.Pool, Parcels: *parcels, Concurrency: *conc, TilesPerZoom: *perZoom, Rounds: *rounds, BaselineURL: *baselineURL, OnePass: *onePass, Out: stdout})
 	return err
 }
 

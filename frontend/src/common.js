@@ -39,7 +39,7 @@ const VALUE_NAMES = {
   lake: ['湖泊', 'Lake'], subdistrict: ['街道', 'Subdistrict'], unknown: ['未知', 'Unknown'],
 };
 
-const HIDDEN = new Set(['id', 'geonames_id', 'datav_code', 'seat_source', 'population_source', 'color', 'line_id', 'station_id', 'approximate', 'schematic']);
+const HIDDEN = new Set(['id', 'geonames_id', 'datav_code', 'seat_source', 'population_source', 'color', 'line_id', 'station_id', 'approximate', 'schematic', 'gusu_count']);
 
 function label(dict, key, lang) {
   const e = dict[key];
@@ -63,6 +63,10 @@ export function popupHTML(layerName, props, lang) {
   const flags = [];
   if (props.approximate === true || props.approximate === 'true') flags.push(lang === 'en' ? 'Approximate geometry' : '几何为近似');
   if (props.schematic === true || props.schematic === 'true') flags.push(lang === 'en' ? 'Schematic: stations joined in order' : '示意线路：按站点顺序连接');
+  // A block of features too small to draw one by one at this zoom (the tile
+  // server aggregates them): say so, with how many it stands for.
+  const count = Number(props.gusu_count);
+  if (count > 0) flags.push(lang === 'en' ? `${count} features too small to draw at this zoom, shown as one block; values are the most common; zoom in for each` : `本级别下过小的 ${count} 个要素合并显示；属性为最常见值，放大可见各要素`);
   let html = `<div class="popup"><h3>${escapeHTML(title)}</h3>`;
   if (sub) html += `<p class="sub">${escapeHTML(sub)}</p>`;
   for (const f of flags) html += `<p class="flag" role="note">⚠ ${escapeHTML(f)}</p>`;
@@ -87,7 +91,8 @@ export function genericLayers(name, sourceId, geometryType, kind) {
   }
   if (geometryType === 'polygon' || geometryType === 'mixed') {
     out.push({ ...base, id: `${name}-fill`, type: 'fill', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': color, 'fill-opacity': 0.2 } });
-    out.push({ ...base, id: `${name}-outline`, type: 'line', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'line-color': color, 'line-width': 1.5 } });
+    // Aggregated blocks (gusu_count) are filled, not outlined: their edges are pixel-grid steps, not boundaries.
+    out.push({ ...base, id: `${name}-outline`, type: 'line', filter: ['all', ['==', ['geometry-type'], 'Polygon'], ['!', ['has', 'gusu_count']]], paint: { 'line-color': color, 'line-width': 1.5 } });
   }
   if (geometryType === 'line' || geometryType === 'mixed') {
     out.push({ ...base, id: `${name}-line`, type: 'line', filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': color, 'line-width': 2 } });

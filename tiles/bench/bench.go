@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/gusu-gis/gusu/data/layers"
@@ -49,7 +50,12 @@ type Config struct {
 	// Rounds repeats the tile list per configuration; the first warm-up
 	// round is not measured.
 	Rounds int
-	Out    io.Writer
+	// BaselineURL is a running tile server's URL template with {layer},
+	// {z}, {x} and {y} (empty: pg_tileserv's SQL served in process).
+	BaselineURL string
+	// OnePass requests every URL once per configuration.
+	OnePass bool
+	Out     io.Writer
 }
 
 // EnsureSyntheticLayer creates and registers synthetic_parcels with n
@@ -143,18 +149,45 @@ func TileList(perZoom int) []maptile.Tile {
 	return out
 }
 
+// Sets are the tile sets compared: one small polygon layer, the planning
+// map's four layers as one composite tile, and the dense parcels.
+var Sets = []struct {
+	Name   string
+	Layers []string
+}{
+	{"town_system", []string{"town_system"}},
+	{"composite", []string{"town_system", "eco_redlines", "rail_lines", "rail_stations"}},
+	{"parcels", []string{SyntheticLayer}},
+}
+
+// Bands are the zoom bands reported.
+var Bands = []struct {
+	Name   string
+	Lo, Hi maptile.Zoom
+}{{"z5–9", 5, 9}, {"z10–14", 10, 14}}
+
 type job struct {
-	layer string
-	tile  maptile.Tile
+	set  int
+	tile maptile.Tile
 }
 
 type result struct {
-	z   maptile.Zoom
-	dur time.Duration
+	set      int
+	z        maptile.Zoom
+	dur      time.Duration
+	bytes    int
+	features int
 }
 
-// runJobs runs fn over the jobs with concurrency workers, rounds times.
-func runJobs(jobs []job, workers, rounds int, fn func(job) error) ([]result, time.Duration, error) {
+// fetcher fetches one job's tile (for a baseline with one layer per
+// request: the set's layers at once, as a map with one source per layer
+// would) and reports its size and feature count.
+type fetcher func(ctx context.Context, j job) (result, error)
+
+// runJobs runs fetch over the jobs with concurrency workers, rounds times
+// over the list. Within a round each job is requested once: with distinct
+// jobs no tile is ever in flight twice.
+func runJobs(ctx context.Context, jobs []job, workers, rounds int, fetch fetcher) ([]result, time.Duration, error) {
 	var results []result
 	var mu sync.Mutex
 	var firstErr atomic.Value
@@ -172,11 +205,11 @@ func runJobs(jobs []job, workers, rounds int, fn func(job) error) ([]result, tim
 					if i >= len(jobs) {
 						break
 					}
-					t0 := time.Now()
-					if err := fn(jobs[i]); err != nil {
+					res, err := fetch(ctx, jobs[i])
+					if err != nil {
 						firstErr.CompareAndSwap(nil, err)
 					}
-					local = append(local, result{jobs[i].tile.Z, time.Since(t0)})
+					local = append(local, res)
 				}
 				mu.Lock()
 				results = append(results, local...)
@@ -191,43 +224,51 @@ func runJobs(jobs []job, workers, rounds int, fn func(job) error) ([]result, tim
 	return results, time.Since(start), nil
 }
 
-// Stats summarise one configuration in one zoom band.
+// Stats summarise one configuration for one set in one zoom band.
 type Stats struct {
-	Requests      int
-	ReqPerSec     float64
-	P50, P95      time.Duration
-	totalDuration time.Duration
+	Requests        int
+	ReqPerSec       float64
+	P50, P95        time.Duration
+	FeaturesPerTile float64
+	BytesPerTile    float64
 }
 
-func summarise(rs []result, wall time.Duration, lo, hi maptile.Zoom) Stats {
+func summarise(rs []result, wall time.Duration, set int, lo, hi maptile.Zoom) Stats {
 	var ds []time.Duration
-	var sum time.Duration
+	var sum, all time.Duration
+	var bytes, features int
 	for _, r := range rs {
-		if r.z >= lo && r.z <= hi {
+		all += r.dur
+		if r.set == set && r.z >= lo && r.z <= hi {
 			ds = append(ds, r.dur)
 			sum += r.dur
+			bytes += r.bytes
+			features += r.features
 		}
 	}
 	if len(ds) == 0 {
 		return Stats{}
 	}
 	slices.Sort(ds)
-	var all time.Duration
-	for _, r := range rs {
-		all += r.dur
-	}
-	// The band's share of wall time is its share of summed request time.
-	bandWall := time.Duration(float64(wall) * float64(sum) / float64(all))
-	return Stats{Requests: len(ds), ReqPerSec: float64(len(ds)) / bandWall.Seconds(),
-		P50: ds[len(ds)/2], P95: ds[len(ds)*95/100], totalDuration: bandWall}
+	// The group's share of wall time is its share of summed request time.
+	groupWall := time.Duration(float64(wall) * float64(sum) / float64(all))
+	n := float64(len(ds))
+	return Stats{Requests: len(ds), ReqPerSec: n / groupWall.Seconds(), P50: ds[len(ds)/2], P95: ds[len(ds)*95/100],
+		FeaturesPerTile: float64(features) / n, BytesPerTile: float64(bytes) / n}
 }
 
 // Report holds every figure printed.
 type Report struct {
-	Bands   []string
-	Configs []string
-	Stats   map[string]map[string]Stats // config → band → stats
+	Baseline string
+	Configs  []string
+	Stats    map[string]map[string]Stats // config → "set band" → stats
+	// Queries is how many tile queries gusu's cold server sent for how
+	// many requests (fewer queries: coalesced or known empty).
+	ColdQueries, ColdRequests int64
+	Notes                     []string
 }
+
+func key(set, band string) string { return set + " " + band }
 
 // Run performs the benchmark and prints the report.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -256,151 +297,307 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(out, "generalised copies built in %v\n", time.Since(start).Round(time.Millisecond))
+	rep := &Report{Stats: map[string]map[string]Stats{}}
+	rep.Notes = append(rep.Notes, fmt.Sprintf("precomputation: gusu's generalised copies and low-zoom aggregates were built before timing, in %v (a new layer version rebuilds them in the background; until then its tiles use full-resolution geometry)", time.Since(start).Round(time.Millisecond)))
 
-	layerNames := []string{SyntheticLayer, "town_system", "eco_redlines", "rail_lines", "rail_stations"}
 	var jobs []job
 	tileList := TileList(cfg.TilesPerZoom)
 	for _, t := range tileList {
-		for _, l := range layerNames {
-			jobs = append(jobs, job{l, t})
+		for i := range Sets {
+			jobs = append(jobs, job{i, t})
 		}
 	}
-	fmt.Fprintf(out, "%d tiles at z5–14 × %d layers = %d requests per round, concurrency %d, %d measured rounds\n\n",
-		len(tileList), len(layerNames), len(jobs), cfg.Concurrency, cfg.Rounds)
+	rounds := cfg.Rounds
+	if cfg.OnePass {
+		rounds = 1
+		rep.Notes = append(rep.Notes, "one pass: every URL requested exactly once per configuration, so no tile is ever in flight twice and nothing can be coalesced")
+	}
+	fmt.Fprintf(out, "%d tiles at z5–14 × %d sets = %d tile requests per round, concurrency %d, %d measured round(s)\n",
+		len(tileList), len(Sets), len(jobs), cfg.Concurrency, rounds)
 
-	// Baseline: pg_tileserv's statement, straight to the database (no HTTP,
-	// which favours the baseline).
-	layerOf := map[string]*layers.Layer{}
-	for _, n := range layerNames {
-		l, err := reg.Get(ctx, n)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency * 8, DisableCompression: true}}
+	// Features are counted in the unmeasured warm-up passes only (the
+	// content is deterministic): decoding big tiles during a measured pass
+	// would take the CPU the servers are measured on.
+	var countMu sync.Mutex
+	featureCounts := map[string]int{}
+	counting := false
+	get := func(ctx context.Context, url string) (int, int, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return 0, 0, err
+		}
+		if resp.StatusCode != 200 && resp.StatusCode != 204 {
+			return 0, 0, fmt.Errorf("%s: status %d", url, resp.StatusCode)
+		}
+		countMu.Lock()
+		defer countMu.Unlock()
+		if counting {
+			featureCounts[url] = countFeatures(body, resp.Header.Get("Content-Encoding") == "gzip")
+		}
+		return len(body), featureCounts[url], nil
+	}
+	// timed measures only the requests; counting features comes after.
+	timed := func(j job, urls []string) (result, error) {
+		res := result{set: j.set, z: j.tile.Z}
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		sizes, counts, errs := make([]int, len(urls)), make([]int, len(urls)), make([]error, len(urls))
+		for i, u := range urls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sizes[i], counts[i], errs[i] = get(ctx, u)
+			}()
+		}
+		wg.Wait()
+		res.dur = time.Since(t0)
+		for i := range urls {
+			if errs[i] != nil {
+				return res, errs[i]
+			}
+			res.bytes += sizes[i]
+			res.features += counts[i]
+		}
+		return res, nil
+	}
+
+	// The baseline: a running tile server (one layer per request), or
+	// pg_tileserv's statement re-implemented here, served over HTTP.
+	baselineTemplate := cfg.BaselineURL
+	if baselineTemplate == "" {
+		u, stopBase, err := serveBaselineSQL(ctx, cfg.Pool, reg)
 		if err != nil {
 			return nil, err
 		}
-		layerOf[n] = l
+		defer stopBase()
+		baselineTemplate = u + "/{layer}/{z}/{x}/{y}.mvt"
+		rep.Baseline = "pg_tileserv's SQL re-implemented in process (not pg_tileserv itself; pass --baseline-url to measure a running server)"
+	} else {
+		rep.Baseline = cfg.BaselineURL
 	}
-	// pg_tileserv is an HTTP server too: serve its query over HTTP the same
-	// way (no cache, no compression), so both sides pay for HTTP.
-	baselineHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	baseline := func(ctx context.Context, j job) (result, error) {
+		var urls []string
+		for _, l := range Sets[j.set].Layers {
+			urls = append(urls, expand(baselineTemplate, l, j.tile))
+		}
+		return timed(j, urls)
+	}
+	var gusuCounts map[string]int
+	gusuFetch := func(base string) fetcher {
+		return func(ctx context.Context, j job) (result, error) {
+			path := fmt.Sprintf("/tiles/%s/%d/%d/%d.mvt", strings.Join(Sets[j.set].Layers, ","), j.tile.Z, j.tile.X, j.tile.Y)
+			res, err := timed(j, []string{base + path})
+			if gusuCounts != nil {
+				res.features = gusuCounts[path]
+			}
+			return res, err
+		}
+	}
+	serveGusu := func(cacheBytes int64) (*tiles.Server, string, func(), error) {
+		r := mux.NewRouter()
+		ts := tiles.NewServer(reg, cfg.Pool, gen, tiles.Options{CacheBytes: cacheBytes, Timeout: time.Minute})
+		(&tiles.Handler{Server: ts, CacheControl: "no-cache"}).Routes(r)
+		u, stop, err := serveHTTP(r)
+		return ts, u, stop, err
+	}
+
+	rep.Configs = []string{"baseline", "gusu cold (cache off)", "gusu warm (cache on)"}
+	// Each set and zoom band is measured in a pass of its own, so one
+	// group's throughput never pays for another's queue.
+	measure := func(name string, rounds int, fetch fetcher) (int, error) {
+		rep.Stats[name] = map[string]Stats{}
+		requests := 0
+		for i, set := range Sets {
+			for _, b := range Bands {
+				var group []job
+				for _, j := range jobs {
+					if j.set == i && j.tile.Z >= b.Lo && j.tile.Z <= b.Hi {
+						group = append(group, j)
+					}
+				}
+				rs, wall, err := runJobs(ctx, group, cfg.Concurrency, rounds, fetch)
+				if err != nil {
+					return 0, fmt.Errorf("%s: %w", name, err)
+				}
+				requests += len(rs)
+				rep.Stats[name][key(set.Name, b.Name)] = summarise(rs, wall, i, b.Lo, b.Hi)
+			}
+		}
+		return requests, nil
+	}
+
+	// One unmeasured pass each warms the database's own caches for both,
+	// and counts the features of every tile. gusu's URLs carry the port of
+	// the server they were sent to, so they are counted under a fixed base.
+	counting = true
+	if _, _, err := runJobs(ctx, jobs, cfg.Concurrency, 1, baseline); err != nil {
+		return nil, fmt.Errorf("baseline warm-up: %w", err)
+	}
+	_, coldURL, stopCold, err := serveGusu(0)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := runJobs(ctx, jobs, cfg.Concurrency, 1, gusuFetch(coldURL)); err != nil {
+		return nil, fmt.Errorf("gusu warm-up: %w", err)
+	}
+	stopCold()
+	counting = false
+	gusuCounts = map[string]int{}
+	for u, n := range featureCounts {
+		if rest, ok := strings.CutPrefix(u, coldURL); ok {
+			gusuCounts[rest] = n
+		}
+	}
+
+	if _, err := measure(rep.Configs[0], rounds, baseline); err != nil {
+		return nil, err
+	}
+
+	cold, coldURL, stopCold, err := serveGusu(0)
+	if err != nil {
+		return nil, err
+	}
+	n, err := measure(rep.Configs[1], rounds, gusuFetch(coldURL))
+	stopCold()
+	if err != nil {
+		return nil, err
+	}
+	rep.ColdQueries, rep.ColdRequests = cold.Queries(), int64(n)
+
+	_, warmURL, stopWarm, err := serveGusu(256 << 20)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := runJobs(ctx, jobs, cfg.Concurrency, 1, gusuFetch(warmURL)); err != nil {
+		return nil, fmt.Errorf("gusu warm-up: %w", err)
+	}
+	warmRounds := rounds * 5
+	if cfg.OnePass {
+		warmRounds = 1
+	}
+	_, err = measure(rep.Configs[2], warmRounds, gusuFetch(warmURL))
+	stopWarm()
+	if err != nil {
+		return nil, err
+	}
+
+	rep.Print(out)
+	return rep, nil
+}
+
+// expand fills a tile URL template's {layer}, {z}, {x} and {y}.
+func expand(template, layer string, t maptile.Tile) string {
+	return strings.NewReplacer("{layer}", layer, "{z}", fmt.Sprint(t.Z), "{x}", fmt.Sprint(t.X), "{y}", fmt.Sprint(t.Y)).Replace(template)
+}
+
+// CheckBaselineURL reports whether a baseline URL template names every
+// part of a tile.
+func CheckBaselineURL(template string) error {
+	for _, p := range []string{"{layer}", "{z}", "{x}", "{y}"} {
+		if !strings.Contains(template, p) {
+			return fmt.Errorf("--baseline-url %q has no %s (e.g. http://127.0.0.1:7800/public.{layer}/{z}/{x}/{y}.pbf for pg_tileserv)", template, p)
+		}
+	}
+	return nil
+}
+
+// serveBaselineSQL serves pg_tileserv's statement for one layer per
+// request over HTTP on loopback (no cache, no compression, as
+// pg_tileserv), so both sides pay for HTTP.
+func serveBaselineSQL(ctx context.Context, pool *pgxpool.Pool, reg *layers.Registry) (string, func(), error) {
+	r := mux.NewRouter()
+	r.HandleFunc("/{layer}/{z}/{x}/{y}", func(w http.ResponseWriter, r *http.Request) {
 		v := mux.Vars(r)
 		t, err := tiles.ParseTile(v["z"], v["x"], strings.TrimSuffix(v["y"], ".mvt"))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		q := tiles.BaselineQuery(t, layerOf[v["layer"]])
+		l, err := reg.Get(r.Context(), v["layer"])
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		q := tiles.BaselineQuery(t, l)
 		var b []byte
-		if err := cfg.Pool.QueryRow(r.Context(), q.SQL, q.Args...).Scan(&b); err != nil {
+		if err := pool.QueryRow(r.Context(), q.SQL, q.Args...).Scan(&b); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", tiles.MVTContentType)
 		w.Write(b)
 	})
+	return serveHTTP(r)
+}
 
-	// gusu over HTTP on loopback, as clients see it.
-	serve := func(cacheBytes int64) (string, func(), error) {
-		r := mux.NewRouter()
-		if cacheBytes < 0 {
-			r.Handle("/tiles/{layer}/{z}/{x}/{y}", baselineHandler)
-		} else {
-			ts := tiles.NewServer(reg, cfg.Pool, gen, tiles.Options{CacheBytes: cacheBytes, Timeout: time.Minute})
-			(&tiles.Handler{Server: ts, CacheControl: "no-cache"}).Routes(r)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", nil, err
-		}
-		srv := &http.Server{Handler: r}
-		go srv.Serve(ln)
-		return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+func serveHTTP(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency * 2, DisableCompression: true}}
-	fetch := func(base string) func(job) error {
-		return func(j job) error {
-			url := fmt.Sprintf("%s/tiles/%s/%d/%d/%d.mvt", base, j.layer, j.tile.Z, j.tile.X, j.tile.Y)
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			req.Header.Set("Accept-Encoding", "gzip")
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 && resp.StatusCode != 204 {
-				return fmt.Errorf("%s: status %d", url, resp.StatusCode)
-			}
-			return nil
-		}
-	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
 
-	rep := &Report{Bands: []string{"z5–9", "z10–14"}, Configs: []string{"baseline (pg_tileserv query)", "gusu cold (cache off)", "gusu warm (cache on)"}, Stats: map[string]map[string]Stats{}}
-	record := func(name string, rs []result, wall time.Duration) {
-		rep.Stats[name] = map[string]Stats{"z5–9": summarise(rs, wall, 5, 9), "z10–14": summarise(rs, wall, 10, 14)}
+// countFeatures counts the features of an MVT body (0 if it does not decode).
+func countFeatures(body []byte, gzipped bool) int {
+	if len(body) == 0 {
+		return 0
 	}
-
-	// Warm-up round for the database's own caches, then measure each in turn.
-	baseURL, stopBase, err := serve(-1)
+	var ls mvt.Layers
+	var err error
+	if gzipped {
+		ls, err = mvt.UnmarshalGzipped(body)
+	} else {
+		ls, err = mvt.Unmarshal(body)
+	}
 	if err != nil {
-		return nil, err
+		return 0
 	}
-	if _, _, err := runJobs(jobs, cfg.Concurrency, 1, fetch(baseURL)); err != nil {
-		return nil, fmt.Errorf("baseline warm-up: %w", err)
+	n := 0
+	for _, l := range ls {
+		n += len(l.Features)
 	}
-	rs, wall, err := runJobs(jobs, cfg.Concurrency, cfg.Rounds, fetch(baseURL))
-	stopBase()
-	if err != nil {
-		return nil, fmt.Errorf("baseline: %w", err)
-	}
-	record(rep.Configs[0], rs, wall)
-
-	coldURL, stopCold, err := serve(0)
-	if err != nil {
-		return nil, err
-	}
-	rs, wall, err = runJobs(jobs, cfg.Concurrency, cfg.Rounds, fetch(coldURL))
-	stopCold()
-	if err != nil {
-		return nil, fmt.Errorf("gusu cold: %w", err)
-	}
-	record(rep.Configs[1], rs, wall)
-
-	warmURL, stopWarm, err := serve(256 << 20)
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := runJobs(jobs, cfg.Concurrency, 1, fetch(warmURL)); err != nil {
-		return nil, fmt.Errorf("gusu warm-up: %w", err)
-	}
-	rs, wall, err = runJobs(jobs, cfg.Concurrency, cfg.Rounds*5, fetch(warmURL))
-	stopWarm()
-	if err != nil {
-		return nil, fmt.Errorf("gusu warm: %w", err)
-	}
-	record(rep.Configs[2], rs, wall)
-
-	rep.Print(out)
-	return rep, nil
+	return n
 }
 
 // Print writes the table and the ratios.
 func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "baseline: %s\n", r.Baseline)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "%s\n", n)
+	}
+	fmt.Fprintf(w, "coalescing: gusu's cold server sent %d tile queries for %d requests (the rest were shared with an identical request in flight, or known empty without a query)\n\n", r.ColdQueries, r.ColdRequests)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "configuration\tzooms\trequests\treq/s\tp50 ms\tp95 ms\t")
+	fmt.Fprintln(tw, "configuration\tset\tzooms\ttiles\treq/s\tp50 ms\tp95 ms\tfeatures/tile\tKB/tile\t")
 	for _, c := range r.Configs {
-		for _, b := range r.Bands {
-			s := r.Stats[c][b]
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t\n", c, b, s.Requests, s.ReqPerSec, ms(s.P50), ms(s.P95))
+		for _, set := range Sets {
+			for _, b := range Bands {
+				s := r.Stats[c][key(set.Name, b.Name)]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t%.1f\t\n", c, set.Name, b.Name, s.Requests, s.ReqPerSec, ms(s.P50), ms(s.P95), s.FeaturesPerTile, s.BytesPerTile/1024)
+			}
 		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	base := r.Stats[r.Configs[0]]
-	for _, c := range []string{r.Configs[1], r.Configs[2]} {
-		for _, b := range r.Bands {
-			s := r.Stats[c][b]
-			fmt.Fprintf(w, "ratio %-22s %-7s throughput %6.1f×  p50 %6.1f× faster\n", c, b,
-				s.ReqPerSec/base[b].ReqPerSec, float64(base[b].P50)/float64(s.P50))
+	for _, c := range r.Configs[1:] {
+		for _, set := range Sets {
+			for _, b := range Bands {
+				k := key(set.Name, b.Name)
+				s := r.Stats[c][k]
+				fmt.Fprintf(w, "ratio %-22s %-12s %-7s throughput %6.1f×  p50 %6.1f× faster\n", c, set.Name, b.Name,
+					s.ReqPerSec/base[k].ReqPerSec, float64(base[k].P50)/float64(s.P50))
+			}
 		}
 	}
 }
