@@ -26,6 +26,8 @@ type Generalizer struct {
 	mu       sync.Mutex
 	built    map[string]int64
 	coverage map[string]*coverage
+	pre      map[string]*prerendered
+	budget   int // the tile budget pieces are made within (see Server)
 	wake     chan struct{}
 	queue    map[string]bool
 }
@@ -35,7 +37,7 @@ func NewGeneralizer(pool *pgxpool.Pool, reg *layers.Registry, log *slog.Logger) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Generalizer{pool: pool, reg: reg, log: log, built: map[string]int64{}, coverage: map[string]*coverage{}, wake: make(chan struct{}, 1), queue: map[string]bool{}}
+	g := &Generalizer{pool: pool, reg: reg, log: log, built: map[string]int64{}, coverage: map[string]*coverage{}, pre: map[string]*prerendered{}, budget: DefaultMaxTileBytes, wake: make(chan struct{}, 1), queue: map[string]bool{}}
 	reg.OnChange(g.Schedule)
 	return g
 }
@@ -57,6 +59,30 @@ func (g *Generalizer) MayHaveFeatures(layer string, version int64, t maptile.Til
 		return true
 	}
 	return c.mayHaveFeatures(t)
+}
+
+// preRendered returns layer's pre-rendered piece of tile t at version,
+// made within budget, if there is one.
+func (g *Generalizer) preRendered(layer string, version int64, budget int, t maptile.Tile) (*piece, bool) {
+	g.mu.Lock()
+	p := g.pre[layer]
+	g.mu.Unlock()
+	if p == nil || p.version != version || p.budget != budget {
+		return nil, false
+	}
+	return p.piece(t)
+}
+
+func (g *Generalizer) setBudget(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.budget = n
+}
+
+func (g *Generalizer) tileBudget() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.budget
 }
 
 // Schedule asks for layer ("" = all layers) to be checked and rebuilt if stale.
@@ -127,12 +153,15 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 	var version int64
 	var rebuilt bool
 	var cov *coverage
+	var pre *prerendered
 	// Repeatable read: the layer's version and its features come from one
 	// snapshot, so the copies match the version they are recorded for.
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		var table, geomType string
-		var extent, buffer, minZoom int
-		err := tx.QueryRow(ctx, "SELECT version, table_name, geometry_type, tile_extent, tile_buffer, minzoom FROM gusu_layers WHERE name = $1", name).Scan(&version, &table, &geomType, &extent, &buffer, &minZoom)
+		l := &layers.Layer{Name: name}
+		err := tx.QueryRow(ctx, "SELECT version, table_name, geometry_type, tile_extent, tile_buffer, minzoom, maxzoom FROM gusu_layers WHERE name = $1", name).
+			Scan(&l.Version, &l.Table, &l.GeometryType, &l.TileExtent, &l.TileBuffer, &l.MinZoom, &l.MaxZoom)
+		version = l.Version
+		table, geomType, extent, buffer, minZoom := l.Table, l.GeometryType, l.TileExtent, l.TileBuffer, l.MinZoom
 		if err == pgx.ErrNoRows {
 			version = 0
 			return nil
@@ -145,18 +174,21 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 		if err != nil && err != pgx.ErrNoRows {
 			return err
 		}
+		if l.Columns, err = tileColumns(ctx, tx, table); err != nil {
+			return err
+		}
+		cols := l.Columns
 		if builtVersion == version {
-			cov, err = buildCoverage(ctx, tx, name, version, extent, buffer)
+			if cov, err = buildCoverage(ctx, tx, name, version, extent, buffer); err != nil {
+				return err
+			}
+			pre, err = prerender(ctx, tx, l, cov, g.tileBudget())
 			return err
 		}
 		for _, table := range []string{"gusu_tile_gen", "gusu_tile_agg"} {
 			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE layer = $1", name); err != nil {
 				return err
 			}
-		}
-		cols, err := tileColumns(ctx, tx, table)
-		if err != nil {
-			return err
 		}
 		props := PropsSQL(cols, "t")
 		for i, b := range bands {
@@ -179,7 +211,10 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 			return err
 		}
 		rebuilt = true
-		cov, err = buildCoverage(ctx, tx, name, version, extent, buffer)
+		if cov, err = buildCoverage(ctx, tx, name, version, extent, buffer); err != nil {
+			return err
+		}
+		pre, err = prerender(ctx, tx, l, cov, g.tileBudget())
 		return err
 	})
 	if err != nil {
@@ -188,9 +223,13 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 	g.mu.Lock()
 	g.built[name] = version
 	g.coverage[name] = cov
+	g.pre[name] = pre
 	g.mu.Unlock()
 	if rebuilt {
 		g.log.Info("generalised polygon layer for low zooms", "layer", name, "version", version, "took", time.Since(start).Round(time.Millisecond))
+	}
+	if pre != nil {
+		g.log.Debug("pre-rendered low zooms", "layer", name, "version", version, "up_to_zoom", pre.maxZoom, "tiles", len(pre.pieces), "bytes", pre.bytes)
 	}
 	return nil
 }

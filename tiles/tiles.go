@@ -105,8 +105,10 @@ type Server struct {
 	timeout time.Duration
 	metrics *Metrics
 	queries atomic.Int64
-	reads   layers.ReadPools
-	budget  int
+	// prerendered counts tiles assembled without a query.
+	prerendered atomic.Int64
+	reads       layers.ReadPools
+	budget      int
 }
 
 // NewServer returns a tile server. Run gen (if not nil) separately.
@@ -125,9 +127,55 @@ func NewServer(reg *layers.Registry, pool *pgxpool.Pool, gen *Generalizer, opts 
 		s.cache.OnEvict = func(n int) { s.metrics.cacheEvictions.Inc() }
 		s.metrics.watchCache(s.cache)
 	}
+	if gen != nil {
+		// Pieces are pre-rendered within the same budget.
+		gen.setBudget(s.budget)
+	}
 	// Free memory early; correctness does not depend on it (keys carry versions).
 	reg.OnChange(s.cache.DropLayer)
 	return s
+}
+
+// PreRenderedTiles counts tiles made from pre-rendered pieces, without a
+// query (tests, benchmarks).
+func (s *Server) PreRenderedTiles() int64 { return s.prerendered.Load() }
+
+// assemble makes the tile from its layers' pre-rendered pieces, in plan
+// order (the order TileQuery concatenates them in); nil when any piece is
+// missing, or when a composite would need reducing (reductions apply to a
+// composite's layers together, so the query makes it).
+func (s *Server) assemble(t maptile.Tile, p *plan) *Tile {
+	if s.gen == nil || !p.allProps || t.Z > preMaxZoom {
+		return nil
+	}
+	pieces := make([]*piece, len(p.layers))
+	for i, lp := range p.layers {
+		pc, ok := s.gen.preRendered(lp.Layer.Name, lp.Layer.Version, s.budget, t)
+		if !ok || !lp.Generalized {
+			return nil
+		}
+		pieces[i] = pc
+	}
+	tile := &Tile{ETag: p.etag, Layers: p.names}
+	if len(pieces) == 1 {
+		tile.Raw, tile.Gzip, tile.Reduced = pieces[0].raw, pieces[0].gzip, pieces[0].reduced
+		return tile
+	}
+	var raw [][]byte
+	for _, pc := range pieces {
+		if pc.reduced != "" {
+			return nil
+		}
+		raw = append(raw, pc.raw)
+	}
+	tile.Raw = bytes.Join(raw, nil)
+	if len(tile.Raw) > 0 {
+		tile.Gzip = gzipBytes(tile.Raw)
+	}
+	if s.budget >= 0 && len(tile.Gzip) > s.budget {
+		return nil
+	}
+	return tile
 }
 
 // Queries counts tile queries sent to the database (tests, benchmarks).
@@ -147,9 +195,11 @@ func (e *BadRequestError) Error() string { return e.Msg }
 // plan is a resolved request: plans per layer in zoom range, the cache key.
 type plan struct {
 	layers []LayerPlan
-	names  []string
-	key    string
-	etag   string
+	// allProps: every attribute asked for (pre-rendered pieces have all).
+	allProps bool
+	names    []string
+	key      string
+	etag     string
 }
 
 // plan resolves a request against the registry without touching feature
@@ -162,7 +212,7 @@ func (s *Server) plan(ctx context.Context, req Request) (*plan, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d/%d/%d", t.Z, t.X, t.Y)
-	p := &plan{}
+	p := &plan{allProps: req.Properties == nil}
 	wanted := map[string]bool{}
 	for _, name := range req.Properties {
 		wanted[name] = true
@@ -251,16 +301,31 @@ func (s *Server) tileFor(ctx context.Context, t maptile.Tile, p *plan) (*Tile, e
 }
 
 func (s *Server) render(ctx context.Context, t maptile.Tile, p *plan) (*Tile, error) {
-	tile, err := s.renderPlans(ctx, t, p, p.layers)
-	if err != nil || s.budget < 0 || len(tile.Gzip) <= s.budget {
+	if tile := s.assemble(t, p); tile != nil {
+		s.prerendered.Add(1)
+		return tile, nil
+	}
+	tile, err := withinBudget(p.layers, s.budget, func(plans []LayerPlan) (*Tile, error) {
+		return s.renderPlans(ctx, t, p, plans)
+	})
+	if err == nil && tile.Reduced != "" && s.metrics != nil {
+		s.metrics.reduced.Inc()
+	}
+	return tile, err
+}
+
+// withinBudget renders plans, and over budget renders them again through
+// the reductions until the tile fits or none is left: generalised further
+// rather than sent oversized (or timed out on the next, larger one).
+func withinBudget(plans []LayerPlan, budget int, render func([]LayerPlan) (*Tile, error)) (*Tile, error) {
+	tile, err := render(plans)
+	if err != nil || budget < 0 || len(tile.Gzip) <= budget {
 		return tile, err
 	}
-	// Over budget: generalise further rather than send it (or time out on
-	// the next, larger one).
 	for _, r := range reductions {
-		reduced := make([]LayerPlan, len(p.layers))
+		reduced := make([]LayerPlan, len(plans))
 		changes := false
-		for i, lp := range p.layers {
+		for i, lp := range plans {
 			reduced[i] = LayerPlan{Layer: lp.Layer, Properties: []layers.Column{}, Generalized: lp.Generalized, Extent: r.extent, MinAreaPx: r.minAreaPx}
 			if r.attributes {
 				reduced[i].Properties = lp.Properties
@@ -270,18 +335,15 @@ func (s *Server) render(ctx context.Context, t maptile.Tile, p *plan) (*Tile, er
 		if !changes {
 			continue // the same tile again
 		}
-		smaller, err := s.renderPlans(ctx, t, p, reduced)
+		smaller, err := render(reduced)
 		if err != nil {
 			return nil, err
 		}
 		smaller.Reduced = r.name
 		tile = smaller
-		if len(tile.Gzip) <= s.budget {
+		if len(tile.Gzip) <= budget {
 			break
 		}
-	}
-	if s.metrics != nil {
-		s.metrics.reduced.Inc()
 	}
 	return tile, nil
 }
