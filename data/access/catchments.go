@@ -379,6 +379,7 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	roads := b.useRoads(q)
 	maxMin := slices.Max(q.Minutes)
 	var c *isochrone.Catchment
+	var ttSource timetableSource
 	timetable := req.Departure != ""
 	switch {
 	case timetable:
@@ -398,7 +399,7 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 			return nil, bad("compare is not available on a timetable yet")
 		}
 		roads = false
-		c, err = s.timetableSurface(ctx, q)
+		c, ttSource, err = s.timetableSurface(ctx, q)
 	case roads:
 		c, err = b.roads.Catchment(q.Origins, q.Mode, maxMin)
 	default:
@@ -514,8 +515,9 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	meta := s.metadata(b, roads, q, time.Since(start))
 	meta["timings"] = timings
 	if timetable {
-		meta["network"], meta["note"] = "timetable", timetableNote
+		meta["network"], meta["note"] = "timetable", ttSource.note(s.params, timetableNote)
 		meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentile
+		ttSource.meta(meta)
 	}
 	delete(meta, "origins")
 	meta["origins"] = originDesc

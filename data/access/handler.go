@@ -346,12 +346,13 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 	var times surface
 	roads := b.useRoads(q)
 	timetable := q.Departure != ""
+	var ttSource timetableSource
 	if timetable {
 		if q.Mode != isochrone.Transit {
 			return nil, bad("departure, window and percentile apply to mode transit (the timetable)")
 		}
 		var err error
-		if bands, times, err = s.timetableBands(q); err != nil {
+		if bands, times, ttSource, err = s.timetableBands(q); err != nil {
 			return nil, err
 		}
 	} else if roads {
@@ -396,8 +397,9 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 	}
 	meta := s.metadata(b, roads, q, time.Since(start))
 	if timetable {
-		meta["network"], meta["note"] = "timetable", timetableNote
+		meta["network"], meta["note"] = "timetable", ttSource.note(s.params, timetableNote)
 		meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentile
+		ttSource.meta(meta)
 	}
 	fc.ExtraMembers = geojson.Properties{"metadata": meta}
 	return fc, nil

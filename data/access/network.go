@@ -56,6 +56,7 @@ type built struct {
 	roads    *isochrone.RoadNetwork // nil until an OSM road network is imported
 	units    []Unit
 	stations map[string]int // station id → index
+	rail     railModel      // the rail model, for its timetable (railfeed.go)
 	versions map[string]int64
 	builtAt  time.Time
 	took     time.Duration
@@ -368,7 +369,7 @@ func (s *Service) build(ctx context.Context, layersIn map[string]*layers.Layer) 
 	if err != nil {
 		return nil, err
 	}
-	b := &built{net: net, stations: map[string]int{}}
+	b := &built{net: net, stations: map[string]int{}, rail: railModel{stations: in.Stations, lines: in.Lines}}
 	if l, ok := layersIn[roadsLayer]; ok {
 		if b.roads, _, err = s.loadRoads(ctx, l.Table); err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/gusu-gis/gusu/data/httpapi"
 	"github.com/gusu-gis/gusu/data/layers"
 	"github.com/gusu-gis/gusu/data/transit"
+	"github.com/gusu-gis/gusu/geo/gtfs"
 	"github.com/gusu-gis/gusu/geo/isochrone"
 	"github.com/gusu-gis/gusu/geo/raptor"
 )
@@ -55,36 +57,116 @@ const (
 	accessMetres = 1000
 )
 
-// timetables caches built timetables per (transit version, date).
+// timetables caches built timetables per (source, date).
 type timetables struct {
 	mu    sync.Mutex
 	built map[string]*raptor.Timetable
 }
 
-func (s *Service) timetable(ctx context.Context, date time.Time) (*raptor.Timetable, int64, error) {
+// timetableSource says which timetable answered: the imported GTFS feeds
+// (their version), or, with none imported, the rail model written as
+// frequency-based service (railfeed.go).
+type timetableSource struct {
+	Version int64
+	Model   bool
+	Planned bool
+}
+
+// timetable returns the timetable of date: the imported feeds', or the rail
+// model's (planned lines included when planned is set) where none is
+// imported.
+func (s *Service) timetable(ctx context.Context, date time.Time, planned bool) (*raptor.Timetable, timetableSource, error) {
 	_, version, err := transit.Current(ctx, s.pool)
-	if err != nil {
-		return nil, 0, err
+	src := timetableSource{Version: version}
+	var key string
+	switch {
+	case errors.Is(err, transit.ErrNoFeed):
+		b, err := s.current()
+		if err != nil {
+			return nil, src, err
+		}
+		src = timetableSource{Model: true, Planned: planned}
+		key = fmt.Sprintf("model/%d/%d/%v/%s", b.versions["rail_lines"], b.versions["rail_stations"], planned, date.Format("2006-01-02"))
+	case err != nil:
+		return nil, src, err
+	default:
+		key = fmt.Sprintf("%d/%s", version, date.Format("2006-01-02"))
 	}
-	key := fmt.Sprintf("%d/%s", version, date.Format("2006-01-02"))
 	s.tt.mu.Lock()
 	defer s.tt.mu.Unlock()
 	if tt, ok := s.tt.built[key]; ok {
-		return tt, version, nil
+		return tt, src, nil
 	}
-	feed, err := transit.Load(ctx, s.pool)
-	if err != nil {
-		return nil, 0, err
+	var feed *gtfs.Feed
+	if src.Model {
+		b, err := s.current()
+		if err != nil {
+			return nil, src, err
+		}
+		if feed, err = b.rail.feed(s.params, planned); err != nil {
+			return nil, src, err
+		}
+	} else if feed, err = transit.Load(ctx, s.pool); err != nil {
+		return nil, src, err
 	}
 	tt, err := raptor.Build(feed, date, raptor.DefaultOptions())
 	if err != nil {
-		return nil, 0, err
+		return nil, src, err
 	}
 	if s.tt.built == nil || len(s.tt.built) > 8 {
 		s.tt.built = map[string]*raptor.Timetable{}
 	}
 	s.tt.built[key] = tt
-	return tt, version, nil
+	return tt, src, nil
+}
+
+// note says how a timetable answer was made.
+func (src timetableSource) note(p isochrone.Params, what string) string {
+	if !src.Model {
+		return "Timetabled transit on the imported GTFS feeds (RAPTOR, at most 8 vehicles)" + what
+	}
+	scenario := "existing lines"
+	if src.Planned {
+		scenario = "existing and planned lines"
+	}
+	return fmt.Sprintf("No GTFS feed is imported: the city's rail model (%s) runs as frequency-based service through the same timetable engine "+
+		"(RAPTOR, at most 8 vehicles): every line at its headway all day (the model has no service hours; the rail layer's headway_min, else by kind: %s) "+
+		"at its average speed, dwell included (avg_speed_kmh, else by kind: %s), %.0f minutes to change lines; no buses. An approximate model, not a timetable",
+		scenario, kindFigures(p.HeadwayMin, "min"), kindFigures(p.RailKmh, "km/h"), p.TransferMin) + what
+}
+
+// kindFigures lists a per-kind default, e.g. "metro 6 min, tram 10 min".
+func kindFigures(m map[string]float64, unit string) string {
+	kinds := make([]string, 0, len(m))
+	for k := range m {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s %g %s", k, m[k], unit))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// platformSecs is the walk between street and platform, each way, on top
+// of the walk to the stop: the rail model's station access (as the headway
+// model counts it); none for an imported feed, whose stops are where
+// vehicles are boarded.
+func (src timetableSource) platformSecs(p isochrone.Params) int32 {
+	if src.Model {
+		return int32(p.StationAccessMin * 60 / 2)
+	}
+	return 0
+}
+
+// meta records which timetable answered.
+func (src timetableSource) meta(m map[string]any) {
+	if src.Model {
+		m["timetable"] = "rail model (frequency-based, generated)"
+	} else {
+		m["timetable"], m["timetable_version"] = "imported GTFS", src.Version
+	}
 }
 
 // percentileOf is the p-th percentile (nearest rank) of times, where
@@ -167,15 +249,10 @@ func matrixOptions(req TravelTimesRequest) (isochrone.Mode, float64, error) {
 // catchments do), everything else on the isochrone networks.
 func (s *Service) rows(ctx context.Context, req TravelTimesRequest, mode isochrone.Mode, pct float64, orig, dest []origin, out *TravelTimes, emit func(int, []*float64)) error {
 	if req.Departure != "" && mode == isochrone.Transit {
-		if _, _, err := transit.Current(ctx, s.pool); errors.Is(err, transit.ErrNoFeed) {
-			return bad("departure needs a timetable: no GTFS feed has been imported (gusu import gtfs); without departure, transit uses the headway model")
-		} else if err != nil {
-			return err
-		}
 		return s.transitRows(ctx, req, pct, orig, dest, out, emit)
 	}
 	if req.Window > 0 || req.Departure != "" {
-		out.Meta["departure_note"] = "departure and window apply to transit on an imported timetable only; this network has no times of day"
+		out.Meta["departure_note"] = "departure and window apply to transit (on a timetable) only; this network has no times of day"
 	}
 	return s.networkRows(ctx, mode, req.MaxMinutes, orig, dest, out, emit)
 }
@@ -241,7 +318,7 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 		return bad("departure must be YYYY-MM-DDTHH:MM (the feed's local time), got %q", req.Departure)
 	}
 	date := time.Date(dep.Year(), dep.Month(), dep.Day(), 0, 0, 0, 0, time.UTC)
-	tt, version, err := s.timetable(ctx, date)
+	tt, src, err := s.timetable(ctx, date, false)
 	var ns *raptor.NoServiceError
 	if errors.As(err, &ns) {
 		return &httpapi.Error{Status: http.StatusUnprocessableEntity, Message: ns.Error(), Detail: map[string]any{
@@ -252,9 +329,17 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 	}
 	o := raptor.DefaultOptions()
 	walkSpeed := o.WalkKmh / 3.6 / o.Detour
+	platform := src.platformSecs(s.params)
+	near := func(p orb.Point) []raptor.Footpath {
+		fs := tt.Near(p, accessMetres, o)
+		for i := range fs {
+			fs[i].Secs += platform
+		}
+		return fs
+	}
 	egress := make([][]raptor.Footpath, len(dest))
 	for j, d := range dest {
-		egress[j] = tt.Near(d.At, accessMetres, o)
+		egress[j] = near(d.At)
 	}
 	first := int32(dep.Hour()*3600 + dep.Minute()*60)
 	maxSecs := int32(req.MaxMinutes * 60)
@@ -263,7 +348,7 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		access := tt.Near(org.At, accessMetres, o)
+		access := near(org.At)
 		samples := make([][]float64, len(dest))
 		for k := 0; k < departures; k++ {
 			t0 := first + int32(k*60)
@@ -294,10 +379,11 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 		emit(i, row)
 	}
 	out.Network = "timetable"
-	out.Note = "Timetabled transit on the imported GTFS feeds (RAPTOR, at most 8 vehicles): walks to and from stops within 1 km and between stops within 400 m " +
-		"are straight lines × 1.3 at 4.8 km/h (not on streets); a trip may also walk the whole way."
+	out.Note = src.note(s.params, ": walks to and from stops within 1 km and between stops within 400 m "+
+		"are straight lines × 1.3 at 4.8 km/h (not on streets); a trip may also walk the whole way.")
 	out.Meta["departure"], out.Meta["window"], out.Meta["percentile"] = req.Departure, req.Window, pct
-	out.Meta["departures"], out.Meta["timetable_version"], out.Meta["trips_that_day"] = departures, version, tt.Trips
+	out.Meta["departures"], out.Meta["trips_that_day"] = departures, tt.Trips
+	src.meta(out.Meta)
 	return nil
 }
 
@@ -342,8 +428,8 @@ func (t *TravelTimes) WriteCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// timetableNote says how a timetable isochrone is made.
-const timetableNote = "Timetabled transit on the imported GTFS feeds (RAPTOR, at most 8 vehicles) from the departure; walks to stops within 1 km, " +
+// timetableNote says how a timetable isochrone is made, after the source's note.
+const timetableNote = " from the departure; walks to stops within 1 km, " +
 	"between stops within 400 m and from every reached stop up to 1 km are straight lines × 1.3 at 4.8 km/h (not on streets). Over a window, " +
 	"each stop's travel time is the percentile of the departures', then the walk from it (approximate: the percentile is taken per stop, not per place)."
 
@@ -362,44 +448,46 @@ func (p pointTimes) At(pt orb.Point) float64 {
 // from the origins' nearby stops at each departure of the window, each
 // stop's travel time the percentile over the departures, and from the
 // origins and every reached stop a walk of up to 1 km, on a 100 m grid.
-func (s *Service) timetableBands(q Query) ([]isochrone.Band, surface, error) {
+func (s *Service) timetableBands(q Query) ([]isochrone.Band, surface, timetableSource, error) {
 	// Isochrones are computed without a request context (compute); the
 	// service's timeout bounds the timetable's load.
-	c, err := s.timetableSurface(context.Background(), q)
+	c, src, err := s.timetableSurface(context.Background(), q)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, src, err
 	}
 	bands, err := c.SmoothBands(q.Minutes)
-	return bands, pointTimes{c}, err
+	return bands, pointTimes{c}, src, err
 }
 
 // timetableSurface is the travel-time surface timetableBands contours (and
 // catchments measure coverage on).
-func (s *Service) timetableSurface(ctx context.Context, q Query) (*isochrone.Catchment, error) {
+func (s *Service) timetableSurface(ctx context.Context, q Query) (*isochrone.Catchment, timetableSource, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	dep, err := time.Parse("2006-01-02T15:04", q.Departure)
 	if err != nil {
-		return nil, bad("departure must be YYYY-MM-DDTHH:MM (the feed's local time), got %q", q.Departure)
+		return nil, timetableSource{}, bad("departure must be YYYY-MM-DDTHH:MM (the feed's local time), got %q", q.Departure)
 	}
-	tt, _, err := s.timetable(ctx, time.Date(dep.Year(), dep.Month(), dep.Day(), 0, 0, 0, 0, time.UTC))
+	tt, src, err := s.timetable(ctx, time.Date(dep.Year(), dep.Month(), dep.Day(), 0, 0, 0, 0, time.UTC), q.Planned)
 	var ns *raptor.NoServiceError
 	switch {
-	case errors.Is(err, transit.ErrNoFeed):
-		return nil, bad("departure needs a timetable: no GTFS feed has been imported (gusu import gtfs); without departure, transit uses the headway model")
 	case errors.As(err, &ns):
-		return nil, &httpapi.Error{Status: http.StatusUnprocessableEntity, Message: ns.Error(), Detail: map[string]any{
+		return nil, src, &httpapi.Error{Status: http.StatusUnprocessableEntity, Message: ns.Error(), Detail: map[string]any{
 			"feed_from": ns.From.Format("2006-01-02"), "feed_to": ns.To.Format("2006-01-02")}}
 	case err != nil:
-		return nil, err
+		return nil, src, err
 	}
 	o := raptor.DefaultOptions()
 	walk := o.WalkKmh / 3.6 / o.Detour
 	maxMin := slices.Max(q.Minutes)
 	maxSecs := int32(maxMin * 60 * 1.2) // past the largest band, so its edge is interpolated too
+	platform := src.platformSecs(s.params)
 	var access []raptor.Footpath
 	for _, p := range q.Origins {
-		access = append(access, tt.Near(p, accessMetres, o)...)
+		for _, a := range tt.Near(p, accessMetres, o) {
+			a.Secs += platform
+			access = append(access, a)
+		}
 	}
 	first := int32(dep.Hour()*3600 + dep.Minute()*60)
 	samples := make([][]float64, len(tt.StopIDs))
@@ -424,12 +512,12 @@ func (s *Service) timetableSurface(ctx context.Context, q Query) (*isochrone.Cat
 	}
 	for st, xs := range samples {
 		if v := percentileOf(xs, q.Percentile); v != nil {
-			seeds = append(seeds, isochrone.Seed{At: tt.StopAt[st], Secs: float32(*v)})
+			seeds = append(seeds, isochrone.Seed{At: tt.StopAt[st], Secs: float32(*v) + float32(platform)})
 		}
 	}
 	c := isochrone.PointSurface(seeds, walk, accessMetres, s.params.CellMetres/2, float32(maxSecs))
 	if c == nil {
-		return nil, bad("nothing is reached")
+		return nil, timetableSource{}, bad("nothing is reached")
 	}
-	return c, nil
+	return c, src, nil
 }

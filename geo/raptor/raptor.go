@@ -216,7 +216,34 @@ func Build(f *gtfs.Feed, date time.Time, o Options) (*Timetable, error) {
 		}
 	}
 	tt.walk = footpaths(tt.StopAt, o)
+	tt.applyTransfers(f.Transfers)
 	return tt, nil
+}
+
+// applyTransfers applies transfers.txt between two stops: a minimum
+// transfer time (type 2) lengthens the footpath, or makes one where the
+// stops are farther apart than footpaths reach; "not possible" (type 3)
+// removes it. Rules for one stop to itself, or naming a station rather
+// than its platforms, are not applied (a stop's own label is boarded at
+// once).
+func (tt *Timetable) applyTransfers(rules []gtfs.Transfer) {
+	for _, r := range rules {
+		from, ok1 := tt.index[r.From]
+		to, ok2 := tt.index[r.To]
+		if !ok1 || !ok2 || from == to || (r.Type != 2 && r.Type != 3) {
+			continue
+		}
+		paths := tt.walk[from]
+		i := slices.IndexFunc(paths, func(f footpath) bool { return f.to == to })
+		switch {
+		case r.Type == 3 && i >= 0:
+			tt.walk[from] = slices.Delete(paths, i, i+1)
+		case r.Type == 2 && r.MinTime >= 0 && i >= 0:
+			paths[i].secs = max(paths[i].secs, int32(r.MinTime))
+		case r.Type == 2 && r.MinTime >= 0:
+			tt.walk[from] = append(paths, footpath{to: to, secs: int32(r.MinTime)})
+		}
+	}
 }
 
 // NoServiceError is a date on which no trip of the feed runs.

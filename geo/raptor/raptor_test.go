@@ -107,3 +107,53 @@ func TestNoServiceNamesTheFeedsDates(t *testing.T) {
 		t.Log("EPTC runs on Sundays too")
 	}
 }
+
+// transfers.txt: a minimum transfer time between two platforms makes a
+// traveller miss a connection a plain footpath would catch, and "not
+// possible" removes the transfer; RAPTOR and the connection scan agree on
+// each.
+func TestTransferRules(t *testing.T) {
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	feed := func(rules ...gtfs.Transfer) *gtfs.Feed {
+		f := &gtfs.Feed{
+			Stops: []gtfs.Stop{
+				{ID: "a", Lat: 31.30, Lon: 120.60}, {ID: "x1", Lat: 31.30, Lon: 120.62},
+				{ID: "x2", Lat: 31.30, Lon: 120.62}, {ID: "b", Lat: 31.30, Lon: 120.64},
+			},
+			Trips:     []gtfs.Trip{{ID: "t1", Route: "r1", Service: "s"}, {ID: "t2", Route: "r2", Service: "s"}, {ID: "t3", Route: "r2", Service: "s"}},
+			Calendars: []gtfs.Calendar{{Service: "s", Days: [7]bool{true, true, true, true, true, true, true}, Start: day, End: day}},
+			StopTimes: []gtfs.StopTime{
+				{Trip: "t1", Stop: "a", Sequence: 1, Arrival: 28800, Departure: 28800},
+				{Trip: "t1", Stop: "x1", Sequence: 2, Arrival: 29100, Departure: 29100},
+				// t2 leaves x2 a minute after t1 arrives at x1; t3 ten minutes later.
+				{Trip: "t2", Stop: "x2", Sequence: 1, Arrival: 29160, Departure: 29160},
+				{Trip: "t2", Stop: "b", Sequence: 2, Arrival: 29400, Departure: 29400},
+				{Trip: "t3", Stop: "x2", Sequence: 1, Arrival: 29760, Departure: 29760},
+				{Trip: "t3", Stop: "b", Sequence: 2, Arrival: 30000, Departure: 30000},
+			},
+			Transfers: rules,
+		}
+		return f
+	}
+	for _, c := range []struct {
+		name  string
+		rules []gtfs.Transfer
+		want  int32
+	}{
+		{"footpath only", nil, 29400},
+		{"3 minutes to change", []gtfs.Transfer{{From: "x1", To: "x2", Type: 2, MinTime: 180}}, 30000},
+		{"no change possible", []gtfs.Transfer{{From: "x1", To: "x2", Type: 3, MinTime: -1}}, Unreached},
+	} {
+		tt, err := Build(feed(c.rules...), day, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := tt.Stop("a")
+		b, _ := tt.Stop("b")
+		src := []Footpath{{Stop: a, Secs: 28000}}
+		got, oracle := tt.EarliestArrival(src, 4, 40000)[b], ScanConnections(tt, src, 40000)[b]
+		if got != c.want || oracle != c.want {
+			t.Fatalf("%s: RAPTOR %d, connection scan %d, want %d", c.name, got, oracle, c.want)
+		}
+	}
+}
