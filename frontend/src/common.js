@@ -120,3 +120,18 @@ export function styleColour(layers, sw) {
   }
   return typeof v === 'string' ? v : '#999';
 }
+
+// timeOfDay wires a tool's timetable fields (PREFIX-tt: departure, window,
+// percentile), shown for transit only, and returns a reader of what they
+// ask for: null without a departure (the headway model answers).
+export function timeOfDay(prefix, modeSelect) {
+  const $ = (id) => document.getElementById(id);
+  const show = () => { $(`${prefix}-tt`).hidden = modeSelect.value !== 'transit'; };
+  modeSelect.addEventListener('change', show);
+  show();
+  return () => {
+    const dep = $(`${prefix}-departure`).value;
+    if (modeSelect.value !== 'transit' || !dep) return null;
+    return { departure: dep.slice(0, 16), window: Number($(`${prefix}-window`).value) || 0, percentile: Number($(`${prefix}-percentile`).value) || 50 };
+  };
+}

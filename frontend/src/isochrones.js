@@ -1,6 +1,6 @@
 // The isochrone tool: 15/30/45-minute areas from a clicked point, a town or
 // a station, with the towns each band reaches.
-import { getJSON, escapeHTML } from './common.js';
+import { getJSON, escapeHTML, timeOfDay } from './common.js';
 
 // Band colours, nearest band darkest.
 const RAMP = ['#08519c', '#3182bd', '#6baed6', '#9ecae1', '#c6dbef'];
@@ -11,6 +11,7 @@ export function setupIsochrones({ map, t }) {
   let picked = null;
   let picking = false;
   let lastResult = null;
+  const departure = timeOfDay('iso', $('iso-mode'));
 
   async function fillOrigins() {
     if (originSel.options.length > 1) return;
@@ -63,6 +64,8 @@ export function setupIsochrones({ map, t }) {
   async function run() {
     const params = new URLSearchParams({ minutes: $('iso-minutes').value.replace(/\s/g, ''), mode: $('iso-mode').value });
     if ($('iso-planned').checked) params.set('scenario', 'planned');
+    const tod = departure();
+    if (tod) for (const [k, v] of Object.entries(tod)) params.set(k, v);
     if (originSel.value) params.set('from', originSel.value);
     else if (picked) { params.set('lon', picked[0]); params.set('lat', picked[1]); }
     else { $('iso-report').innerHTML = `<p class="note">${escapeHTML(t('isoNeedOrigin'))}</p>`; return; }
@@ -103,7 +106,7 @@ export function setupIsochrones({ map, t }) {
 
   function report(fc) {
     const m = fc.metadata;
-    let html = `<p class="note">${escapeHTML(t('isoModel'))}: ${escapeHTML(m.network)} · ${escapeHTML(String(m.compute_ms))} ms</p>`;
+    let html = `<p class="note">${escapeHTML(t('isoModel'))}: ${escapeHTML(m.network)}${m.departure ? ` · ${escapeHTML(m.departure)}${m.window ? ` +${m.window}′ p${m.percentile}` : ''}` : ''} · ${escapeHTML(String(m.compute_ms))} ms</p>`;
     if (m.network !== 'roads') html += `<p class="note">${escapeHTML(m.note)}</p>`;
     for (const f of fc.features.slice().reverse()) {
       const towns = f.properties.towns_reached;

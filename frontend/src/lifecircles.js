@@ -2,7 +2,7 @@
 // /api/catchments) with a preset or custom bands, the coverage of a demand
 // layer per band and per district, uncovered demand on the map, each
 // facility's own service area on hover, and the table as CSV/XLSX.
-import { maplibregl, getJSON, escapeHTML } from './common.js';
+import { maplibregl, getJSON, escapeHTML, timeOfDay } from './common.js';
 
 const RAMP = ['#006d2c', '#31a354', '#74c476', '#a1d99b', '#c7e9c0'];
 
@@ -11,6 +11,7 @@ export function setupLifeCircles({ map, t, lang }) {
   let presets = [];
   let lastBody = null;
   let last = null;
+  const departure = timeOfDay('lc', $('lc-mode'));
 
   async function fill() {
     if ($('lc-preset').options.length > 1) return;
@@ -50,6 +51,13 @@ export function setupLifeCircles({ map, t, lang }) {
     if ($('lc-demand').value) b.demand = { layer: $('lc-demand').value, weight: $('lc-weight').value.trim() };
     if ($('lc-units').checked) b.group_by = 'town_system';
     if ($('lc-compare').checked) b.compare = { scenario: 'planned' };
+    const tod = departure();
+    if (tod) {
+      // On a timetable all facilities are measured at once (no own areas)
+      // and scenarios are not compared yet.
+      Object.assign(b, tod, { split: 'none' });
+      delete b.compare;
+    }
     return b;
   }
 
@@ -133,6 +141,7 @@ export function setupLifeCircles({ map, t, lang }) {
     let html = `<p class="note">${escapeHTML(t('isoModel'))}: ${escapeHTML(fc.network)} · ${escapeHTML(String(m.compute_ms))} ms · ` +
       `${escapeHTML(t('lcFacilities'))} ${m.origins.placed}/${m.origins.count}</p>`;
     if (fc.network !== 'roads') html += `<p class="note">${escapeHTML(fc.note)}</p>`;
+    if (m.departure) html += `<p class="note tt-note">${escapeHTML(m.departure)}${m.window ? ` +${m.window}′ p${m.percentile}` : ''}: ${escapeHTML(t('ttSplitNote'))}</p>`;
     if (m.demand && m.demand.note) html += `<p class="note">${escapeHTML(m.demand.note)}</p>`;
     const p = presets.find((x) => x.id === (lastBody && lastBody.preset));
     if (p) html += `<p class="note">${escapeHTML(p.plan_target ? p.plan_target[lang() === 'en' ? 'en' : 'zh'] : t('lcNoTarget'))}</p>`;

@@ -182,6 +182,50 @@ test('the isochrone tool draws three bands from a station, lists the towns and o
   await page.close();
 });
 
+test('transit on a timetable: the departure, window and percentile go with the request, in the isochrone and life-circle tools', async () => {
+  const { page, errors } = await openViewer('#10/31.30/120.62');
+  await page.locator('#iso summary').click();
+  await page.locator('#iso-mode').selectOption('walk');
+  assert.equal(await page.locator('#iso-tt').isVisible(), false, 'timetable fields shown for walking');
+  await page.locator('#iso-mode').selectOption('transit');
+  await page.locator('#iso-departure').fill('2026-12-01T08:00');
+  await page.locator('#iso-window').fill('30');
+  await page.locator('#iso-percentile').fill('50');
+  await page.locator('#iso-origin option[value="station:苏州"]').waitFor({ state: 'attached', timeout: 20000 });
+  await page.locator('#iso-origin').selectOption('station:苏州');
+  const [req] = await Promise.all([
+    page.waitForRequest((r) => r.url().includes('/api/isochrones')),
+    page.locator('#iso-submit').click(),
+  ]);
+  const q = new URL(req.url()).searchParams;
+  assert.deepEqual([q.get('departure'), q.get('window'), q.get('percentile')], ['2026-12-01T08:00', '30', '50']);
+  await page.locator('#iso-download').waitFor({ timeout: 30000 });
+  const report = await page.locator('#iso-report').innerText();
+  assert.match(report, /timetable · 2026-12-01T08:00 \+30′ p50/);
+  assert.match(report, /rail model/);
+  const bands = await page.evaluate(() => window.gusuMap.getSource('isochrones').serialize().data.features.map((f) => f.properties.minutes));
+  assert.deepEqual(bands, [45, 30, 15]);
+
+  await page.locator('#lc summary').click();
+  await page.locator('#lc-origins option[value="rail_stations"]').waitFor({ state: 'attached', timeout: 20000 });
+  await page.locator('#lc-mode').selectOption('transit');
+  await page.locator('#lc-minutes').fill('30,45');
+  await page.locator('#lc-departure').fill('2026-12-01T08:00');
+  const [lreq] = await Promise.all([
+    page.waitForRequest((r) => r.url().includes('/api/catchments') && r.method() === 'POST'),
+    page.locator('#lc-submit').click(),
+  ]);
+  const body = JSON.parse(lreq.postData());
+  assert.equal(body.departure, '2026-12-01T08:00');
+  assert.equal(body.split, 'none');
+  await page.locator('#lc-csv').waitFor({ timeout: 60000 });
+  assert.match(await page.locator('#lc-report .tt-note').innerText(), /2026-12-01T08:00/);
+  assert.ok(await page.locator('table.lc-cov tr').count() >= 3, 'no coverage rows');
+  await page.screenshot({ path: join(artifacts, 'timetable-tools.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the indicators panel shows the plan indicators with caveats, and clicking one highlights what it counts', async () => {
   const { page, errors } = await openViewer('#8.3/31.38/120.75');
   await page.locator('#ind summary').click();
