@@ -38,11 +38,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "catchments" {
 		return cmdBenchCatchments(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "transit" {
+		return cmdBenchTransit(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "replicas" {
 		return cmdBenchReplicas(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "tiles" {
-		return fmt.Errorf("%w: 'gusu bench' takes the subcommand 'tiles' or 'upload'", errUsage)
+		return fmt.Errorf("%w: 'gusu bench' takes the subcommand tiles, upload, isochrones, catchments, transit or replicas", errUsage)
 	}
 	keep := map[string]bool{"data-dir": true, "database-url": true, "log-format": true, "log-level": true}
 	fs := flag.NewFlagSet("bench tiles", flag.ContinueOnError)
@@ -133,6 +136,28 @@ func cmdBenchCatchments(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	defer closeDB()
 	return access.BenchCatchments(ctx, access.CatchmentBenchConfig{Pool: bdb.Pool, Facilities: *facilities, Demand: *demand, Runs: *runs, Out: stdout})
+}
+
+func cmdBenchTransit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	keep := map[string]bool{"data-dir": true, "database-url": true, "log-format": true, "log-level": true}
+	fs := flag.NewFlagSet("bench transit", flag.ContinueOnError)
+	departure := fs.String("departure", "2019-05-15T13:00", "a departure the feeds serve (the default suits r5r's Porto Alegre feeds: a Wednesday, within the buses' 12:00–17:00)")
+	runs := fs.Int("runs", 7, "measured runs of each query (the square matrix: a third as many)")
+	size := fs.Int("matrix", 1000, "origins and destinations of the square matrix")
+	cfg, parsed, err := parseConfigWith("bench transit", args, stderr, keep, fs)
+	if err != nil {
+		return err
+	}
+	rest := parsed.Args()
+	if len(rest) == 0 {
+		return fmt.Errorf("%w: gusu bench transit [flags] FEED.zip…, e.g. ../shared/data/raw/r5r-porto-alegre-gtfs-osm/poa_eptc.zip …/poa_trensurb.zip", errUsage)
+	}
+	bdb, closeDB, err := benchDatabase(ctx, cfg, stderr, 8)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	return access.BenchTransit(ctx, access.TransitBenchConfig{Pool: bdb.Pool, Feeds: rest, Departure: *departure, Runs: *runs, MatrixSize: *size, Out: stdout})
 }
 
 // benchDatabase opens the database benchmarks work in: with the managed
