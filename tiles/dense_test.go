@@ -170,3 +170,65 @@ func reducedNote(r string) string {
 	}
 	return " (" + r + ")"
 }
+
+// TestDensePointsClusterOverBudget: 60,000 points inside one z9 tile make
+// it far larger than a 64 KB budget; the last reduction draws them as one
+// point per 4-pixel cell whose counts add up to every point (PostGIS's
+// count), so none is lost from the map.
+func TestDensePointsClusterOverBudget(t *testing.T) {
+	url := dbtest.NewDatabase(t, true)
+	in := newInstance(t, url, opts{cacheBytes: -1, budget: 64 << 10})
+	ctx := context.Background()
+	tile := maptile.At(orb.Point{120.62, 31.30}, 9)
+	b := tile.Bound()
+	// Points well inside the tile, away from its buffer.
+	inner := orb.Bound{Min: orb.Point{b.Min[0] + 0.1*(b.Max[0]-b.Min[0]), b.Min[1] + 0.1*(b.Max[1]-b.Min[1])},
+		Max: orb.Point{b.Max[0] - 0.1*(b.Max[0]-b.Min[0]), b.Max[1] - 0.1*(b.Max[1]-b.Min[1])}}
+	for _, sql := range []string{
+		`CREATE TABLE dense_points (id bigserial PRIMARY KEY, kind text NOT NULL, geom geometry(Point, 4326) NOT NULL)`,
+		fmt.Sprintf(`INSERT INTO dense_points (kind, geom) SELECT (ARRAY['shop','school','clinic'])[1 + i %% 3],
+			ST_SetSRID(ST_MakePoint(%f + (abs(hashint4(i)) %% 100000) / 100000.0 * %f, %f + (abs(hashint4(i + 7)) %% 100000) / 100000.0 * %f), 4326)
+			FROM generate_series(1, 60000) AS i`, inner.Min[0], inner.Max[0]-inner.Min[0], inner.Min[1], inner.Max[1]-inner.Min[1]),
+		`INSERT INTO gusu_layers (name, title, kind, table_name, geometry_type, attribution, license, source)
+		 VALUES ('dense_points', 'SYNTHETIC dense points (test)', 'synthetic', 'dense_points', 'point', 'test', 'CC0', 'test')`,
+	} {
+		if _, err := in.pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		if _, err := in.reg.Get(ctx, "dense_points"); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := in.gen.Refresh(ctx, "dense_points"); err != nil {
+		t.Fatal(err)
+	}
+	resp, gz := fetch(t, tileURL(in.srv.URL, "dense_points", tile), "Accept-Encoding", "gzip")
+	reduced := resp.Header.Get("X-Gusu-Tile-Reduced")
+	if resp.StatusCode != 200 || !strings.Contains(reduced, "points clustered") {
+		t.Fatalf("status %d, reduced %q", resp.StatusCode, reduced)
+	}
+	_, raw := fetch(t, tileURL(in.srv.URL, "dense_points", tile))
+	layer := layerByName(decode(t, raw), "dense_points")
+	total := 0
+	for _, f := range layer.Features {
+		n, ok := f.Properties[tiles.AggregateCountField].(float64)
+		if !ok || n < 1 {
+			t.Fatalf("a cluster without a count: %v", f.Properties)
+		}
+		total += int(n)
+	}
+	var want int
+	if err := in.pool.QueryRow(ctx, `SELECT count(*) FROM dense_points WHERE ST_Intersects(geom, ST_Transform(ST_TileEnvelope($1, $2, $3), 4326))`, int(tile.Z), int(tile.X), int(tile.Y)).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("60,000 points: %d clusters, %d bytes gzip (budget %d), counts add up to %d (PostGIS: %d)", len(layer.Features), len(gz), 64<<10, total, want)
+	if total != want || want != 60000 {
+		t.Fatalf("clusters count %d points, PostGIS %d", total, want)
+	}
+	if len(gz) > 64<<10 {
+		t.Fatalf("%d bytes over the budget", len(gz))
+	}
+}

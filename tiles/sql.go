@@ -65,6 +65,10 @@ type LayerPlan struct {
 	// MinAreaPx leaves out polygons smaller than this many pixels a side
 	// (generalised copies only; 0: the band's own rule).
 	MinAreaPx float64
+	// ClusterPx, over the size budget, draws a point layer's points as one
+	// point per cell of this many pixels, with their count (generalised
+	// copies only; 0: every point).
+	ClusterPx float64
 }
 
 // bufferedBound is the tile's lon/lat box grown by the layer's buffer, for
@@ -116,6 +120,9 @@ func PropsSQL(cols []layers.Column, alias string) string {
 
 func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
 	l := p.Layer
+	if p.ClusterPx > 0 && p.Generalized && l.GeometryType == "point" {
+		return clusterSQL(t, p, arg)
+	}
 	var cols strings.Builder
 	if p.Generalized {
 		cols.WriteString("g.fid AS id, ")
@@ -185,6 +192,26 @@ func layerSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
   FROM %s%s
 ) AS q), ''::bytea)`,
 		arg(l.Name), extent, cols.String(), geom, env, extent, buffer, from, aggregates)
+}
+
+// clusterSQL draws a point layer as one point per grid cell of
+// p.ClusterPx pixels (at the centroid of its points) carrying how many it
+// stands for; a point alone in its cell is a cluster of one.
+func clusterSQL(t maptile.Tile, p LayerPlan, arg func(any) string) string {
+	l := p.Layer
+	extent, buffer := l.TileExtent, l.TileBuffer
+	if p.Extent > 0 && p.Extent != extent {
+		buffer = max(1, buffer*p.Extent/extent)
+		extent = p.Extent
+	}
+	cell := pixelSize(t.Z) * p.ClusterPx
+	return fmt.Sprintf(`COALESCE((SELECT ST_AsMVT(q, %s::text, %d, 'geom', 'id' ORDER BY q.id, q.geom) FROM (
+  SELECT NULL::bigint AS id, jsonb_build_object(%s::text, count(*)) AS props,
+         ST_AsMVTGeom(ST_Centroid(ST_Collect(g.geom)), ST_TileEnvelope($1, $2, $3), %d, %d, true) AS geom
+  FROM gusu_tile_gen g WHERE g.band = %d AND g.layer = %s::text AND g.geom && ST_TileEnvelope($1, $2, $3, margin => %s::float8)
+  GROUP BY floor(ST_X(g.geom) / %s::float8), floor(ST_Y(g.geom) / %s::float8)
+) AS q), ''::bytea)`,
+		arg(l.Name), extent, arg(AggregateCountField), extent, buffer, fullBand, arg(l.Name), arg(float64(buffer)/float64(extent)), arg(cell), arg(cell))
 }
 
 // BaselineQuery is the statement pg_tileserv issues for one layer, for the

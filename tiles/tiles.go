@@ -83,16 +83,17 @@ const DefaultMaxTileBytes = 500 << 10
 // polygons under 2 px a side aggregated as at the next zoom out (the look
 // and the attributes stay); then attributes dropped too (features keep
 // their id) on a coarser grid; then polygons under 4 px aggregated on a
-// coarser grid still.
+// coarser grid still, with points clustered.
 var reductions = []struct {
 	name       string
 	extent     int
 	minAreaPx  float64
+	clusterPx  float64
 	attributes bool
 }{
-	{"polygons under 2 px aggregated", 0, 2, true},
-	{"attributes dropped, extent 1024, polygons under 2 px aggregated", 1024, 2, false},
-	{"attributes dropped, extent 256, polygons under 4 px aggregated", 256, 4, false},
+	{"polygons under 2 px aggregated", 0, 2, 0, true},
+	{"attributes dropped, extent 1024, polygons under 2 px aggregated", 1024, 2, 0, false},
+	{"attributes dropped, extent 256, polygons under 4 px aggregated, points clustered per 4 px", 256, 4, 4, false},
 }
 
 // Server makes tiles.
@@ -326,7 +327,7 @@ func withinBudget(plans []LayerPlan, budget int, render func([]LayerPlan) (*Tile
 		reduced := make([]LayerPlan, len(plans))
 		changes := false
 		for i, lp := range plans {
-			reduced[i] = LayerPlan{Layer: lp.Layer, Properties: []layers.Column{}, Generalized: lp.Generalized, Extent: r.extent, MinAreaPx: r.minAreaPx}
+			reduced[i] = LayerPlan{Layer: lp.Layer, Properties: []layers.Column{}, Generalized: lp.Generalized, Extent: r.extent, MinAreaPx: r.minAreaPx, ClusterPx: r.clusterPx}
 			if r.attributes {
 				reduced[i].Properties = lp.Properties
 			}
