@@ -144,6 +144,7 @@ func cmdBenchTransit(ctx context.Context, args []string, stdout, stderr io.Write
 	departure := fs.String("departure", "2019-05-15T13:00", "a departure the feeds serve (the default suits r5r's Porto Alegre feeds: a Wednesday, within the buses' 12:00–17:00)")
 	runs := fs.Int("runs", 7, "measured runs of each query (the square matrix: a third as many)")
 	size := fs.Int("matrix", 1000, "origins and destinations of the square matrix")
+	osm := fs.String("osm", "", "an OSM PBF of the streets to import first, so walks to and from stops run along them (e.g. …/poa_osm.pbf)")
 	cfg, parsed, err := parseConfigWith("bench transit", args, stderr, keep, fs)
 	if err != nil {
 		return err
@@ -157,7 +158,7 @@ func cmdBenchTransit(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer closeDB()
-	return access.BenchTransit(ctx, access.TransitBenchConfig{Pool: bdb.Pool, Feeds: rest, Departure: *departure, Runs: *runs, MatrixSize: *size, Out: stdout})
+	return access.BenchTransit(ctx, access.TransitBenchConfig{Pool: bdb.Pool, Feeds: rest, Departure: *departure, Runs: *runs, MatrixSize: *size, OSM: *osm, Out: stdout})
 }
 
 // benchDatabase opens the database benchmarks work in: with the managed

@@ -515,7 +515,7 @@ func (s *Service) catchments(ctx context.Context, req CatchmentRequest, seePriva
 	meta := s.metadata(b, roads, q, time.Since(start))
 	meta["timings"] = timings
 	if timetable {
-		meta["network"], meta["note"] = "timetable", ttSource.note(s.params, timetableNote)
+		meta["network"], meta["note"] = "timetable", ttSource.surfaceNote(s.params)
 		meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentile
 		ttSource.meta(meta)
 	}

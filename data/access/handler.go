@@ -397,7 +397,7 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 	}
 	meta := s.metadata(b, roads, q, time.Since(start))
 	if timetable {
-		meta["network"], meta["note"] = "timetable", ttSource.note(s.params, timetableNote)
+		meta["network"], meta["note"] = "timetable", ttSource.surfaceNote(s.params)
 		meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentile
 		ttSource.meta(meta)
 	}

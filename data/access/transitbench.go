@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -13,8 +14,10 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/gusu-gis/gusu/data/layers"
+	"github.com/gusu-gis/gusu/data/roads"
 	"github.com/gusu-gis/gusu/data/transit"
 	"github.com/gusu-gis/gusu/geo/isochrone"
+	"github.com/gusu-gis/gusu/geo/osmroads"
 )
 
 // TransitBenchConfig sets up `gusu bench transit`.
@@ -22,6 +25,9 @@ type TransitBenchConfig struct {
 	Pool *pgxpool.Pool
 	// Feeds are the GTFS files imported first (one version).
 	Feeds []string
+	// OSM, if set, is a street network imported first (walks to and from
+	// stops then run along it where it reaches).
+	OSM string
 	// Departure is a time the feeds run (YYYY-MM-DDTHH:MM).
 	Departure string
 	Runs      int
@@ -54,6 +60,14 @@ func BenchTransit(ctx context.Context, cfg TransitBenchConfig) error {
 	fmt.Fprintf(out, "import of %d feed(s): %v (%d stops, %d trips, %d stop times); peak RSS of this process so far %.0f MB (targets: 30 s, 500 MB)\n",
 		len(cfg.Feeds), importTook.Round(time.Millisecond), stops, trips, stopTimes, float64(ru.Maxrss)/1024)
 
+	if cfg.OSM != "" {
+		start := time.Now()
+		r, err := roads.Import(ctx, cfg.Pool, cfg.OSM, osmroads.Options{}, filepath.Base(cfg.OSM))
+		if err != nil {
+			return fmt.Errorf("import streets: %w", err)
+		}
+		fmt.Fprintf(out, "streets imported in %v (%d edges): walks to and from stops run along them where they reach\n", time.Since(start).Round(time.Millisecond), r.Edges)
+	}
 	reg := layers.NewRegistry(cfg.Pool, nil)
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -143,6 +157,10 @@ func BenchTransit(ctx context.Context, cfg TransitBenchConfig) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%s\n", r.name, len(r.times), ms(percentile(r.times, 0.5)), ms(lo), ms(hi), r.target)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "\ndeparture %s; origins and destinations are random stops of the feeds (walks to and from stops within 1 km); RAPTOR, at most 8 vehicles; one core per request\n", cfg.Departure)
+	walks := "straight lines × 1.3"
+	if svc.RoadNetwork() != nil {
+		walks = "along the imported streets where they reach the place, else straight lines × 1.3"
+	}
+	fmt.Fprintf(out, "\ndeparture %s; origins and destinations are random stops of the feeds; walks to and from stops %s; RAPTOR, at most 8 vehicles; one core per request\n", cfg.Departure, walks)
 	return nil
 }

@@ -70,6 +70,8 @@ type timetableSource struct {
 	Version int64
 	Model   bool
 	Planned bool
+	// streets: a surface walked on along the imported streets.
+	streets bool
 }
 
 // timetable returns the timetable of date: the imported feeds', or the rail
@@ -158,6 +160,16 @@ func (src timetableSource) platformSecs(p isochrone.Params) int32 {
 		return int32(p.StationAccessMin * 60 / 2)
 	}
 	return 0
+}
+
+// surfaceNote says how a timetable surface (isochrone, catchment) walks.
+func (src timetableSource) surfaceNote(p isochrone.Params) string {
+	if src.streets {
+		return src.note(p, " from the departure; walks to stops (within 1 km as the crow flies × 1.3) and on from every reached stop run along the "+
+			"imported streets (stops joined to their nearest street), between stops within 400 m straight lines × 1.3 at 4.8 km/h. Over a window, "+
+			"each stop's travel time is the percentile of the departures', then the walk from it (approximate: the percentile is taken per stop, not per place).")
+	}
+	return src.note(p, timetableNote)
 }
 
 // meta records which timetable answered.
@@ -328,18 +340,10 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 		return err
 	}
 	o := raptor.DefaultOptions()
-	walkSpeed := o.WalkKmh / 3.6 / o.Detour
-	platform := src.platformSecs(s.params)
-	near := func(p orb.Point) []raptor.Footpath {
-		fs := tt.Near(p, accessMetres, o)
-		for i := range fs {
-			fs[i].Secs += platform
-		}
-		return fs
-	}
+	walks := newStopWalks(tt, s.RoadNetwork(), o, src.platformSecs(s.params))
 	egress := make([][]raptor.Footpath, len(dest))
 	for j, d := range dest {
-		egress[j] = near(d.At)
+		egress[j] = walks.from(d.At).stops
 	}
 	first := int32(dep.Hour()*3600 + dep.Minute()*60)
 	maxSecs := int32(req.MaxMinutes * 60)
@@ -348,7 +352,12 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		access := near(org.At)
+		walk := walks.from(org.At)
+		access := walk.stops
+		whole := make([]float64, len(dest))
+		for j, d := range dest {
+			whole[j] = walks.whole(walk, org.At, d.At)
+		}
 		samples := make([][]float64, len(dest))
 		for k := 0; k < departures; k++ {
 			t0 := first + int32(k*60)
@@ -357,9 +366,9 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 				src[a] = raptor.Footpath{Stop: f.Stop, Secs: t0 + f.Secs}
 			}
 			arr := tt.EarliestArrival(src, 8, t0+maxSecs)
-			for j, d := range dest {
+			for j := range dest {
 				best := math.Inf(1)
-				if w := isochrone.Metres(org.At, d.At) / walkSpeed; w <= float64(maxSecs) {
+				if w := whole[j]; w <= float64(maxSecs) {
 					best = w
 				}
 				for _, e := range egress[j] {
@@ -379,8 +388,8 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 		emit(i, row)
 	}
 	out.Network = "timetable"
-	out.Note = src.note(s.params, ": walks to and from stops within 1 km and between stops within 400 m "+
-		"are straight lines × 1.3 at 4.8 km/h (not on streets); a trip may also walk the whole way.")
+	out.Note = src.note(s.params, ": "+walks.walksNote()+"; a trip may also walk the whole way.")
+	walks.walksMeta(out.Meta)
 	out.Meta["departure"], out.Meta["window"], out.Meta["percentile"] = req.Departure, req.Window, pct
 	out.Meta["departures"], out.Meta["trips_that_day"] = departures, tt.Trips
 	src.meta(out.Meta)
@@ -482,12 +491,17 @@ func (s *Service) timetableSurface(ctx context.Context, q Query) (*isochrone.Cat
 	maxMin := slices.Max(q.Minutes)
 	maxSecs := int32(maxMin * 60 * 1.2) // past the largest band, so its edge is interpolated too
 	platform := src.platformSecs(s.params)
+	// On the streets when they reach every origin, as isochrones choose.
+	roads := s.RoadNetwork()
+	for _, p := range q.Origins {
+		if roads != nil && !roads.Covers(p) {
+			roads = nil
+		}
+	}
+	walks := newStopWalks(tt, roads, o, platform)
 	var access []raptor.Footpath
 	for _, p := range q.Origins {
-		for _, a := range tt.Near(p, accessMetres, o) {
-			a.Secs += platform
-			access = append(access, a)
-		}
+		access = append(access, walks.from(p).stops...)
 	}
 	first := int32(dep.Hour()*3600 + dep.Minute()*60)
 	samples := make([][]float64, len(tt.StopIDs))
@@ -515,7 +529,16 @@ func (s *Service) timetableSurface(ctx context.Context, q Query) (*isochrone.Cat
 			seeds = append(seeds, isochrone.Seed{At: tt.StopAt[st], Secs: float32(*v) + float32(platform)})
 		}
 	}
-	c := isochrone.PointSurface(seeds, walk, accessMetres, s.params.CellMetres/2, float32(maxSecs))
+	var c *isochrone.Catchment
+	if roads != nil {
+		// Every seed walks on along the streets, up to the largest band.
+		src.streets = true
+		if c, err = roads.SeedCatchment(seeds, isochrone.Walk, float32(maxSecs)); err != nil {
+			return nil, src, err
+		}
+	} else {
+		c = isochrone.PointSurface(seeds, walk, accessMetres, s.params.CellMetres/2, float32(maxSecs))
+	}
 	if c == nil {
 		return nil, timetableSource{}, bad("nothing is reached")
 	}

@@ -82,7 +82,7 @@ func (r *RoadNetwork) Catchment(origins []orb.Point, mode Mode, maxMinutes float
 	if len(placed) == 0 {
 		return nil, &OriginError{fmt.Sprintf("none of the %d origins is within %d m of a road usable by %s", len(origins), MaxSnapMetres, mode)}
 	}
-	res, err := r.surface(placed, mode, maxMinutes, true)
+	res, err := r.surface(seedsAt(placed), mode, maxMinutes, true, false)
 	if err != nil {
 		return nil, err
 	}

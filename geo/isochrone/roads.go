@@ -148,12 +148,34 @@ func (r *RoadNetwork) Snap(p orb.Point, m Mode) int {
 // NodeTimes runs a bounded Dijkstra from the origins' nearest nodes and
 // returns seconds per node (+Inf beyond maxMinutes).
 func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64) ([]float32, error) {
-	return r.nodeTimes(origins, m, maxMinutes, nil)
+	return r.nodeTimes(seedsAt(origins), m, maxMinutes, nil, false)
 }
 
-// nodeTimes is NodeTimes that, given own (one entry per node, all -1),
-// also records which origin reaches each node first.
-func (r *RoadNetwork) nodeTimes(origins []orb.Point, m Mode, maxMinutes float64, own []int32) ([]float32, error) {
+// SeedNodeTimes is NodeTimes from seeds reached at their own times (a
+// timetable's stops); seeds farther than MaxSnapMetres from a road usable
+// by m are left out.
+func (r *RoadNetwork) SeedNodeTimes(seeds []Seed, m Mode, maxSecs float32) ([]float32, error) {
+	return r.nodeTimes(seeds, m, float64(maxSecs)/60, nil, true)
+}
+
+// OffRoadSecs is the walk between p and road node n, off the road (the
+// straight line × the detour factor), in seconds.
+func (r *RoadNetwork) OffRoadSecs(p orb.Point, n int) float32 {
+	return float32(Metres(p, r.nodes[n]) * r.Params.Detour / (r.Params.WalkKmh / 3.6))
+}
+
+func seedsAt(origins []orb.Point) []Seed {
+	seeds := make([]Seed, len(origins))
+	for i, o := range origins {
+		seeds[i] = Seed{At: o}
+	}
+	return seeds
+}
+
+// nodeTimes is NodeTimes from seeds that, given own (one entry per node,
+// all -1), also records which seed reaches each node first. A seed off
+// the roads is an error, unless skipOff.
+func (r *RoadNetwork) nodeTimes(seeds []Seed, m Mode, maxMinutes float64, own []int32, skipOff bool) ([]float32, error) {
 	adj, ok := r.adj[m]
 	if !ok {
 		return nil, fmt.Errorf("the road network has no mode %q (walk, bike or drive)", m)
@@ -165,13 +187,20 @@ func (r *RoadNetwork) nodeTimes(origins []orb.Point, m Mode, maxMinutes float64,
 	}
 	max := float32(maxMinutes * 60)
 	h := &heap{}
-	for k, o := range origins {
+	for k, sd := range seeds {
+		o := sd.At
 		n := r.Snap(o, m)
 		if n < 0 {
+			if skipOff {
+				continue
+			}
 			return nil, &OriginError{fmt.Sprintf("origin %.5f,%.5f is more than %d m from any road usable by %s", o[0], o[1], MaxSnapMetres, m)}
 		}
 		// The walk from the origin to the road counts.
-		start := float32(Metres(o, r.nodes[n]) * r.Params.Detour / (r.Params.WalkKmh / 3.6))
+		start := sd.Secs + r.OffRoadSecs(o, n)
+		if start > max {
+			continue
+		}
 		if start < t[n] {
 			t[n] = start
 			if own != nil {
@@ -222,12 +251,23 @@ func (r *RoadNetwork) Isochrones(req Request) (*RoadResult, error) {
 // plus the distance along it, and the last stretch off the road is on foot
 // (at most a few hundred metres).
 func (r *RoadNetwork) Surface(origins []orb.Point, m Mode, maxMin float64) (*RoadResult, error) {
-	return r.surface(origins, m, maxMin, false)
+	return r.surface(seedsAt(origins), m, maxMin, false, false)
+}
+
+// SeedCatchment is the surface from seeds reached at their own times (a
+// timetable's origin and stops), as a Catchment without owners; seeds off
+// the roads are left out.
+func (r *RoadNetwork) SeedCatchment(seeds []Seed, m Mode, maxSecs float32) (*Catchment, error) {
+	res, err := r.surface(seeds, m, float64(maxSecs)/60, false, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Catchment{Grid: r.Grid, Secs: res.surface}, nil
 }
 
 // surface is Surface that, with owners, also records per cell which origin
 // reaches it first (RoadResult.owner).
-func (r *RoadNetwork) surface(origins []orb.Point, m Mode, maxMin float64, owners bool) (*RoadResult, error) {
+func (r *RoadNetwork) surface(seeds []Seed, m Mode, maxMin float64, owners, skipOff bool) (*RoadResult, error) {
 	var own, cellOwn []int32
 	if owners {
 		own = make([]int32, len(r.nodes))
@@ -235,7 +275,7 @@ func (r *RoadNetwork) surface(origins []orb.Point, m Mode, maxMin float64, owner
 			own[i] = -1
 		}
 	}
-	times, err := r.nodeTimes(origins, m, maxMin, own)
+	times, err := r.nodeTimes(seeds, m, maxMin, own, skipOff)
 	if err != nil {
 		return nil, err
 	}
@@ -323,6 +363,13 @@ func (r *RoadNetwork) surface(origins []orb.Point, m Mode, maxMin float64, owner
 				}
 				run += seg
 			}
+		}
+	}
+	if skipOff {
+		// A seed's own surroundings are reached directly too (it joins the
+		// roads at a node, which may be a few hundred metres away).
+		for _, sd := range seeds {
+			splat(sd.At, sd.Secs, -1)
 		}
 	}
 	return &RoadResult{NodeTimes: times, surface: surface, owner: cellOwn, grid: g}, nil
