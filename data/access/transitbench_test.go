@@ -20,7 +20,7 @@ func TestBenchTransitPrintsItsFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
-	for _, want := range []string{`import of 2 feed\(s\): \d+ms \(4010 stops, 3622 trips`, `isochrone 15/30/45 min, one departure +1 +[\d.]+ .*< 100 ms`,
+	for _, want := range []string{`import of 2 feed\(s\): [\dm.]+s \(4010 stops, 3622 trips`, `isochrone 15/30/45 min, one departure +1 +[\d.]+ .*< 100 ms`,
 		`120-min window \(121 departures\) +1 +[\d.]+ .*< 2 s`, `1 × 20 matrix`, `20 × 20 matrix, one departure +1 +[\d.]+ .*< 10 s`} {
 		if !regexp.MustCompile(want).MatchString(out.String()) {
 			t.Errorf("no %q in the report", want)
