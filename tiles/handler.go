@@ -216,6 +216,9 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 // metricLabels are the request's layers as metric labels: known layers by
 // name, private ones as "private".
 func (h *Handler) metricLabels(r *http.Request, names []string) []string {
+	if h.Metrics == nil {
+		return nil // nothing is recorded: no lookups
+	}
 	out := make([]string, 0, len(names))
 	for _, n := range names {
 		l, err := h.Server.reg.Get(r.Context(), n)
@@ -232,7 +235,7 @@ func (h *Handler) metricLabels(r *http.Request, names []string) []string {
 }
 
 func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
 		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
 			return true
@@ -246,7 +249,7 @@ func etagMatches(header, etag string) bool {
 	if header == "" {
 		return false
 	}
-	for _, c := range strings.Split(header, ",") {
+	for c := range strings.SplitSeq(header, ",") {
 		c = strings.TrimPrefix(strings.TrimSpace(c), "W/")
 		if c == "*" || c == etag {
 			return true

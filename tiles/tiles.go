@@ -211,14 +211,22 @@ func (s *Server) plan(ctx context.Context, req Request) (*plan, error) {
 	if t.Z > MaxZoom || !t.Valid() {
 		return nil, &BadRequestError{Msg: fmt.Sprintf("tile %d/%d/%d is outside the tile grid (x and y must be below 2^z = %d, z at most %d)", t.Z, t.X, t.Y, uint64(1)<<min(t.Z, 63), MaxZoom)}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d/%d/%d", t.Z, t.X, t.Y)
-	p := &plan{allProps: req.Properties == nil}
-	wanted := map[string]bool{}
-	for _, name := range req.Properties {
-		wanted[name] = true
+	// The key is built by appending: this runs for every request, cached
+	// or not, and warm requests are mostly this.
+	b := make([]byte, 0, 64)
+	b = strconv.AppendUint(b, uint64(t.Z), 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(t.X), 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(t.Y), 10)
+	p := &plan{allProps: req.Properties == nil, names: make([]string, 0, len(req.Layers)), layers: make([]LayerPlan, 0, len(req.Layers))}
+	var wanted, matched map[string]bool
+	if req.Properties != nil {
+		wanted, matched = map[string]bool{}, map[string]bool{}
+		for _, name := range req.Properties {
+			wanted[name] = true
+		}
 	}
-	matched := map[string]bool{}
 	for _, name := range req.Layers {
 		l, err := s.reg.Get(ctx, name)
 		if err != nil {
@@ -232,10 +240,13 @@ func (s *Server) plan(ctx context.Context, req Request) (*plan, error) {
 		if int(t.Z) < l.MinZoom || int(t.Z) > l.MaxZoom {
 			continue
 		}
-		lp := LayerPlan{Layer: l}
-		for _, c := range l.Columns {
-			if !c.IsGeometry() && (req.Properties == nil || wanted[c.Name]) {
-				lp.Properties = append(lp.Properties, c)
+		lp := LayerPlan{Layer: l, Properties: l.Attributes}
+		if req.Properties != nil {
+			lp.Properties = nil
+			for _, c := range l.Attributes {
+				if wanted[c.Name] {
+					lp.Properties = append(lp.Properties, c)
+				}
 			}
 		}
 		lp.Generalized = s.gen != nil && s.gen.BuiltFor(l.Name) == l.Version
@@ -245,9 +256,12 @@ func (s *Server) plan(ctx context.Context, req Request) (*plan, error) {
 		if s.gen == nil || s.gen.MayHaveFeatures(l.Name, l.Version, t) {
 			p.layers = append(p.layers, lp)
 		}
-		fmt.Fprintf(&b, "|%s@%d", l.Name, l.Version)
+		b = append(b, '|')
+		b = append(b, l.Name...)
+		b = append(b, '@')
+		b = strconv.AppendInt(b, l.Version, 10)
 		if lp.Generalized {
-			b.WriteString("g")
+			b = append(b, 'g')
 		}
 	}
 	for _, name := range req.Properties {
@@ -258,10 +272,11 @@ func (s *Server) plan(ctx context.Context, req Request) (*plan, error) {
 	if req.Properties != nil {
 		props := slices.Clone(req.Properties)
 		slices.Sort(props)
-		fmt.Fprintf(&b, "|p=%s", strings.Join(props, ","))
+		b = append(b, "|p="...)
+		b = append(b, strings.Join(props, ",")...)
 	}
-	p.key = b.String()
-	sum := sha256.Sum256([]byte(p.key))
+	p.key = string(b)
+	sum := sha256.Sum256(b)
 	p.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
 	return p, nil
 }

@@ -110,6 +110,10 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 	// each, so tiles and /healthz always find a free connection.
 	poolSize := int(db.Pool.Config().MaxConns)
 	pageSlots := httpapi.NewLimiter("feature-page", max(2, poolSize/4), 2*time.Second)
+	// Tiles first: the router tries routes in order, and tiles are most of
+	// the requests (a warm tile's cost is largely routing and planning).
+	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics, Auth: authn}
+	th.Routes(r)
 	api := &layers.API{Registry: s.registry, Pool: db.Pool, Log: log, PublicURL: cfg.PublicURL, Auth: authn,
 		Timeout: cfg.DBTimeout, FeatureSlots: pageSlots, Reads: reads}
 	api.Routes(r)
@@ -121,8 +125,6 @@ func newServer(cfg *Config, log *slog.Logger, db *database.DB) *server {
 		Timeout: cfg.UploadTimeout, QueryTimeout: cfg.DBTimeout, MaxFeatures: cfg.MaxUploadFeatures,
 		Slots: httpapi.NewLimiter("upload", max(1, poolSize/8), cfg.UploadTimeout/2)}
 	up.Routes(r)
-	th := &tiles.Handler{Server: s.tiles, Log: log, PublicURL: cfg.PublicURL, CacheControl: cfg.CacheControl, Metrics: tileMetrics, Auth: authn}
-	th.Routes(r)
 	s.access = access.NewService(db.Pool, s.registry, log, isoParamsOrDefault(cfg))
 	s.access.Slots = httpapi.NewLimiter("isochrone", 2*runtime.NumCPU(), 5*time.Second)
 	// Catchments, matrices and opportunities can run for seconds: half the

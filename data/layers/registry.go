@@ -46,6 +46,20 @@ type Layer struct {
 	TileBuffer int `json:"-"`
 	// Columns are the attribute columns, in table order.
 	Columns []Column `json:"-"`
+	// Attributes are Columns without geometry columns: what tiles carry
+	// (made once per loaded version, not per request).
+	Attributes []Column `json:"-"`
+}
+
+// withColumns sets a layer's columns and attributes.
+func (l *Layer) withColumns(cols []Column) {
+	l.Columns = cols
+	l.Attributes = nil
+	for _, c := range cols {
+		if !c.IsGeometry() {
+			l.Attributes = append(l.Attributes, c)
+		}
+	}
 }
 
 // Column is one attribute column of a layer's table.
@@ -231,7 +245,7 @@ func (r *Registry) load(ctx context.Context) (*snapshot, error) {
 	}
 	s := &snapshot{byName: map[string]*Layer{}}
 	for _, l := range layers {
-		l.Columns = cols[l.Table]
+		l.withColumns(cols[l.Table])
 		s.byName[l.Name] = l
 		s.names = append(s.names, l.Name)
 		if !l.Private {
@@ -295,7 +309,8 @@ func (r *Registry) AtVersion(ctx context.Context, name string, version int64) (*
 		return nil, err
 	}
 	at := *l
-	at.Table, at.Version, at.Columns = table, version, cols[table]
+	at.Table, at.Version = table, version
+	at.withColumns(cols[table])
 	return &at, nil
 }
 
