@@ -17,6 +17,9 @@ ensure_gdal
 
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
+# A dense layer of a million polygons keeps its footprint at every zoom
+# (about 3 minutes; the work is PostGIS's, so no race detector).
+GUSU_TEST_DENSE_PARCELS=1000000 go test -count=1 -timeout 20m -run '^TestDenseLayerKeepsItsFootprint$' ./tiles/
 
 # A short run of each fuzz target over the upload parsers; a crash found
 # here is saved under testdata/fuzz and fails the run.

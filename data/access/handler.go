@@ -1,6 +1,7 @@
 package access
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ type Query struct {
 	Departure  string
 	Window     int
 	Percentile float64
+	// Percentiles are all the percentiles asked for, ascending (isochrones
+	// draw bands for each; Percentile is the first).
+	Percentiles []float64
 	// Hidden are input layers that are private to a client without access:
 	// the answer must not reveal them.
 	Hidden map[string]bool
@@ -200,7 +204,24 @@ type postBody struct {
 	Scenario   string      `json:"scenario"`
 	Departure  string      `json:"departure"`
 	Window     int         `json:"window"`
-	Percentile float64     `json:"percentile"`
+	Percentile percentiles `json:"percentile"`
+}
+
+// percentiles is "percentile" in a JSON body: a number or a list.
+type percentiles []float64
+
+func (p *percentiles) UnmarshalJSON(b []byte) error {
+	var one float64
+	if err := json.Unmarshal(b, &one); err == nil {
+		*p = percentiles{one}
+		return nil
+	}
+	var many []float64
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("percentile must be a number or a list of numbers")
+	}
+	*p = many
+	return nil
 }
 
 func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
@@ -225,11 +246,11 @@ func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
 	if out.Planned, err = parseScenario(body.Scenario); err != nil {
 		return out, err
 	}
-	pct := ""
-	if body.Percentile != 0 {
-		pct = strconv.FormatFloat(body.Percentile, 'f', -1, 64)
+	pcts := make([]string, len(body.Percentile))
+	for i, v := range body.Percentile {
+		pcts[i] = strconv.FormatFloat(v, 'f', -1, 64)
 	}
-	if err := out.timeOfDay(body.Departure, strconv.Itoa(body.Window), pct); err != nil {
+	if err := out.timeOfDay(body.Departure, strconv.Itoa(body.Window), strings.Join(pcts, ",")); err != nil {
 		return out, err
 	}
 	for _, o := range body.Origins {
@@ -258,7 +279,11 @@ func (s *Service) parsePOST(r *http.Request, b *built) (Query, error) {
 	return out, nil
 }
 
-// timeOfDay reads departure, window and percentile.
+// maxPercentiles bounds the percentiles of one isochrone request.
+const maxPercentiles = 5
+
+// timeOfDay reads departure, window and percentile (one, or several
+// comma-separated).
 func (q *Query) timeOfDay(departure, window, percentile string) error {
 	q.Departure, q.Percentile = departure, 50
 	if window != "" && window != "0" {
@@ -268,12 +293,23 @@ func (q *Query) timeOfDay(departure, window, percentile string) error {
 		}
 		q.Window = w
 	}
+	q.Percentiles = []float64{q.Percentile}
 	if percentile != "" {
-		p, err := strconv.ParseFloat(percentile, 64)
-		if err != nil || p <= 0 || p > 100 || math.IsNaN(p) {
-			return bad("percentile must be above 0 and at most 100")
+		q.Percentiles = nil
+		for _, v := range strings.Split(percentile, ",") {
+			p, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || p <= 0 || p > 100 || math.IsNaN(p) {
+				return bad("percentile must be above 0 and at most 100 (or several, comma-separated), got %q", v)
+			}
+			if !slices.Contains(q.Percentiles, p) {
+				q.Percentiles = append(q.Percentiles, p)
+			}
 		}
-		q.Percentile = p
+		if len(q.Percentiles) > maxPercentiles {
+			return bad("at most %d percentiles, got %d", maxPercentiles, len(q.Percentiles))
+		}
+		slices.Sort(q.Percentiles)
+		q.Percentile = q.Percentiles[0]
 	}
 	if departure == "" && (q.Window > 0 || percentile != "") {
 		return bad("window and percentile go with departure (YYYY-MM-DDTHH:MM)")
@@ -351,6 +387,9 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 		if q.Mode != isochrone.Transit {
 			return nil, bad("departure, window and percentile apply to mode transit (the timetable)")
 		}
+		if len(q.Percentiles) > 1 {
+			return s.percentileBands(b, q, start)
+		}
 		var err error
 		if bands, times, ttSource, err = s.timetableBands(q); err != nil {
 			return nil, err
@@ -370,6 +409,48 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 		bands, times = res.Bands, res.Times
 	}
 	fc := geojson.NewFeatureCollection()
+	s.appendBands(fc, b, q, bands, times)
+	meta := s.metadata(b, roads, q, time.Since(start))
+	if timetable {
+		meta["network"], meta["note"] = "timetable", ttSource.surfaceNote(s.params)
+		meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentile
+		ttSource.meta(meta)
+	}
+	fc.ExtraMembers = geojson.Properties{"metadata": meta}
+	return fc, nil
+}
+
+// percentileBands answers a timetable isochrone with several percentiles:
+// the bands of each, largest percentile (slowest) first, each feature
+// naming its percentile; one set of RAPTOR runs serves them all.
+func (s *Service) percentileBands(b *built, q Query, start time.Time) (*geojson.FeatureCollection, error) {
+	// Computed without a request context, as single isochrones are.
+	surfaces, src, err := s.timetableSurfaces(context.Background(), q)
+	if err != nil {
+		return nil, err
+	}
+	fc := geojson.NewFeatureCollection()
+	for i := len(q.Percentiles) - 1; i >= 0; i-- {
+		bands, err := surfaces[i].SmoothBands(q.Minutes)
+		if err != nil {
+			return nil, err
+		}
+		from := len(fc.Features)
+		s.appendBands(fc, b, q, bands, pointTimes{surfaces[i]})
+		for _, f := range fc.Features[from:] {
+			f.Properties["percentile"] = q.Percentiles[i]
+		}
+	}
+	meta := s.metadata(b, false, q, time.Since(start))
+	meta["network"], meta["note"] = "timetable", src.surfaceNote(s.params)
+	meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentiles
+	src.meta(meta)
+	fc.ExtraMembers = geojson.Properties{"metadata": meta}
+	return fc, nil
+}
+
+// appendBands adds a feature per band with what it reaches.
+func (s *Service) appendBands(fc *geojson.FeatureCollection, b *built, q Query, bands []isochrone.Band, times surface) {
 	for _, band := range bands {
 		f := geojson.NewFeature(band.Geometry)
 		var reached []Reached
@@ -395,14 +476,6 @@ func (s *Service) compute(b *built, q Query) (*geojson.FeatureCollection, error)
 		}
 		fc.Append(f)
 	}
-	meta := s.metadata(b, roads, q, time.Since(start))
-	if timetable {
-		meta["network"], meta["note"] = "timetable", ttSource.surfaceNote(s.params)
-		meta["departure"], meta["window"], meta["percentile"] = q.Departure, q.Window, q.Percentile
-		ttSource.meta(meta)
-	}
-	fc.ExtraMembers = geojson.Properties{"metadata": meta}
-	return fc, nil
 }
 
 // populationNote says what population_reached adds up, for the bundled data.

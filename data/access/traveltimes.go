@@ -471,6 +471,17 @@ func (s *Service) timetableBands(q Query) ([]isochrone.Band, surface, timetableS
 // timetableSurface is the travel-time surface timetableBands contours (and
 // catchments measure coverage on).
 func (s *Service) timetableSurface(ctx context.Context, q Query) (*isochrone.Catchment, timetableSource, error) {
+	q.Percentiles = []float64{q.Percentile}
+	cs, src, err := s.timetableSurfaces(ctx, q)
+	if err != nil {
+		return nil, src, err
+	}
+	return cs[0], src, nil
+}
+
+// timetableSurfaces are the surfaces of each of q.Percentiles, from one
+// set of RAPTOR runs.
+func (s *Service) timetableSurfaces(ctx context.Context, q Query) ([]*isochrone.Catchment, timetableSource, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	dep, err := time.Parse("2006-01-02T15:04", q.Departure)
@@ -520,27 +531,31 @@ func (s *Service) timetableSurface(ctx context.Context, q Query) (*isochrone.Cat
 			samples[st] = append(samples[st], v)
 		}
 	}
-	var seeds []isochrone.Seed
-	for _, p := range q.Origins {
-		seeds = append(seeds, isochrone.Seed{At: p})
-	}
-	for st, xs := range samples {
-		if v := percentileOf(xs, q.Percentile); v != nil {
-			seeds = append(seeds, isochrone.Seed{At: tt.StopAt[st], Secs: float32(*v) + float32(platform)})
+	var out []*isochrone.Catchment
+	for _, pct := range q.Percentiles {
+		var seeds []isochrone.Seed
+		for _, p := range q.Origins {
+			seeds = append(seeds, isochrone.Seed{At: p})
 		}
-	}
-	var c *isochrone.Catchment
-	if roads != nil {
-		// Every seed walks on along the streets, up to the largest band.
-		src.streets = true
-		if c, err = roads.SeedCatchment(seeds, isochrone.Walk, float32(maxSecs)); err != nil {
-			return nil, src, err
+		for st, xs := range samples {
+			if v := percentileOf(slices.Clone(xs), pct); v != nil {
+				seeds = append(seeds, isochrone.Seed{At: tt.StopAt[st], Secs: float32(*v) + float32(platform)})
+			}
 		}
-	} else {
-		c = isochrone.PointSurface(seeds, walk, accessMetres, s.params.CellMetres/2, float32(maxSecs))
+		var c *isochrone.Catchment
+		if roads != nil {
+			// Every seed walks on along the streets, up to the largest band.
+			src.streets = true
+			if c, err = roads.SeedCatchment(seeds, isochrone.Walk, float32(maxSecs)); err != nil {
+				return nil, src, err
+			}
+		} else {
+			c = isochrone.PointSurface(seeds, walk, accessMetres, s.params.CellMetres/2, float32(maxSecs))
+		}
+		if c == nil {
+			return nil, timetableSource{}, bad("nothing is reached")
+		}
+		out = append(out, c)
 	}
-	if c == nil {
-		return nil, timetableSource{}, bad("nothing is reached")
-	}
-	return c, src, nil
+	return out, src, nil
 }

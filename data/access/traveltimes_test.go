@@ -231,6 +231,50 @@ func TestTimetableIsochrones(t *testing.T) {
 	if status, fc, raw := f.get(t, q+"&window=30&percentile=95"); status != 200 || fc["metadata"].(map[string]any)["window"].(float64) != 30 {
 		t.Fatalf("window: %d %.300s", status, raw)
 	}
+	// Several percentiles at once: the bands of each, from one set of runs.
+	// A lower percentile is a faster share of departures, so its bands are
+	// never smaller; each equals the band asked for on its own.
+	single := map[float64]map[float64]float64{} // percentile → minutes → km²
+	for _, p := range []float64{5, 50, 95} {
+		_, fc, raw := f.get(t, q+fmt.Sprintf("&window=30&percentile=%g", p))
+		single[p] = map[float64]float64{}
+		for _, ft := range fc["features"].([]any) {
+			single[p][num(props(ft)["minutes"])] = num(props(ft)["area_km2"])
+		}
+		if len(single[p]) != 3 {
+			t.Fatalf("percentile %g: %.300s", p, raw)
+		}
+	}
+	for _, ask := range []string{"&percentile=5,50,95", "&percentile=95,5", "&percentile=50"} {
+		status, fc, raw := f.get(t, q+"&window=30"+ask)
+		if status != 200 {
+			t.Fatalf("%s: %d %.300s", ask, status, raw)
+		}
+		feats := fc["features"].([]any)
+		want := len(strings.Split(strings.TrimPrefix(ask, "&percentile="), ",")) * 3
+		if len(feats) != want {
+			t.Fatalf("%s: %d bands, want %d", ask, len(feats), want)
+		}
+		for _, ft := range feats {
+			p, m, a := num(props(ft)["percentile"]), num(props(ft)["minutes"]), num(props(ft)["area_km2"])
+			if want > 3 && math.Abs(a-single[p][m]) > 0.01 {
+				t.Errorf("%s: p%g %g min is %.2f km², alone %.2f km²", ask, p, m, a, single[p][m])
+			}
+		}
+	}
+	for _, m := range []float64{15, 30, 45} {
+		if !(single[5][m] >= single[50][m] && single[50][m] >= single[95][m]) {
+			t.Errorf("%g min: p5 %.2f, p50 %.2f, p95 %.2f km²: a lower percentile must reach at least as far", m, single[5][m], single[50][m], single[95][m])
+		}
+	}
+	t.Logf("45 min over a 30-minute window: p5 %.1f, p50 %.1f, p95 %.1f km²", single[5][45], single[50][45], single[95][45])
+	if status, _, raw := f.get(t, q+"&percentile=5,10,20,30,40,50"); status != 400 {
+		t.Fatalf("six percentiles: %d %s", status, raw)
+	}
+	if status, _, raw := f.post(t, "/api/isochrones", map[string]any{"origins": [][]float64{{lon, lat}}, "mode": "transit", "minutes": []float64{30},
+		"departure": "2019-05-15T13:00", "window": 20, "percentile": []float64{25, 75}}); status != 200 || !strings.Contains(string(raw), `"percentile":75`) {
+		t.Fatalf("POST with two percentiles: %d %.300s", status, raw)
+	}
 	if status, _, raw := f.get(t, fmt.Sprintf("/api/isochrones?lon=%f&lat=%f&mode=transit&minutes=30&departure=2026-12-01T07:30", lon, lat)); status != 422 || !strings.Contains(string(raw), "2019-04-15 to 2019-07-15") {
 		t.Fatalf("no service: %d %s", status, raw)
 	}
