@@ -60,7 +60,7 @@ func TestDenseLayerKeepsItsFootprint(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(16, 5))
 	for z := maptile.Zoom(5); z <= 14; z++ {
-		list := tilesOver(bench.Region, z)
+		list := bench.TilesOver(bench.Region, z)
 		if len(list) > 6 {
 			rng.Shuffle(len(list), func(i, j int) { list[i], list[j] = list[j], list[i] })
 			list = list[:6]
@@ -149,19 +149,6 @@ func footprintError(t *testing.T, in *instance, tile maptile.Tile, layer *mvt.La
 		t.Logf("data points far from the drawing (px %.1f m): %s", px, detail)
 	}
 	return drawnOut, dataMissed
-}
-
-// tilesOver lists the tiles at zoom z that intersect b.
-func tilesOver(b orb.Bound, z maptile.Zoom) []maptile.Tile {
-	nw := maptile.At(orb.Point{b.Min[0], b.Max[1]}, z)
-	se := maptile.At(orb.Point{b.Max[0], b.Min[1]}, z)
-	var out []maptile.Tile
-	for x := nw.X; x <= se.X; x++ {
-		for y := nw.Y; y <= se.Y; y++ {
-			out = append(out, maptile.New(x, y, z))
-		}
-	}
-	return out
 }
 
 func reducedNote(r string) string {

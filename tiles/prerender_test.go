@@ -11,6 +11,7 @@ import (
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/gusu-gis/gusu/data/dbtest"
+	"github.com/gusu-gis/gusu/tiles/bench"
 )
 
 // TestPreRenderedTilesEqualQueries: at z0–9 a tile with all attributes is
@@ -41,7 +42,7 @@ func TestPreRenderedTilesEqualQueries(t *testing.T) {
 			}
 		}
 		for z := maptile.Zoom(0); z <= 10; z++ {
-			for _, tile := range tilesOver(suzhou, z) {
+			for _, tile := range bench.TilesOver(suzhou, z) {
 				before := in.tiles.PreRenderedTiles()
 				resp, assembled := fetch(t, tileURL(in.srv.URL, set, tile))
 				fromPieces := in.tiles.PreRenderedTiles() - before

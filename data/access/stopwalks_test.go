@@ -42,10 +42,7 @@ func TestStopWalksAlongStreets(t *testing.T) {
 	reg := layers.NewRegistry(db.Pool, nil)
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go reg.Listen(lctx)
-	for !reg.Synced() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	reg.Listening(lctx)
 	p := isochrone.DefaultParams()
 	svc := NewService(db.Pool, reg, nil, p)
 	if err := svc.Rebuild(ctx); err != nil {

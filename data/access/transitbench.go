@@ -71,10 +71,7 @@ func BenchTransit(ctx context.Context, cfg TransitBenchConfig) error {
 	reg := layers.NewRegistry(cfg.Pool, nil)
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go reg.Listen(lctx)
-	for !reg.Synced() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	reg.Listening(lctx)
 	svc := NewService(cfg.Pool, reg, nil, isochrone.DefaultParams())
 	if err := svc.Rebuild(ctx); err != nil {
 		return err

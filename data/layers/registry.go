@@ -340,6 +340,16 @@ func (r *Registry) Listen(ctx context.Context) {
 	}
 }
 
+// Listening starts Listen until ctx ends and waits until notifications are
+// being received (or ctx ends), for commands and benchmarks that need the
+// registry current from their first request.
+func (r *Registry) Listening(ctx context.Context) {
+	go r.Listen(ctx)
+	for !r.Synced() && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // Synced reports whether change notifications are being received.
 func (r *Registry) Synced() bool { return r.synced.Load() }
 

@@ -126,20 +126,26 @@ func EnsureSyntheticLayer(ctx context.Context, pool *pgxpool.Pool, n int) error 
 	})
 }
 
+// TilesOver lists the tiles at zoom z that intersect b, column by column.
+func TilesOver(b orb.Bound, z maptile.Zoom) []maptile.Tile {
+	nw := maptile.At(orb.Point{b.Min[0], b.Max[1]}, z)
+	se := maptile.At(orb.Point{b.Max[0], b.Min[1]}, z)
+	var out []maptile.Tile
+	for x := nw.X; x <= se.X; x++ {
+		for y := nw.Y; y <= se.Y; y++ {
+			out = append(out, maptile.New(x, y, z))
+		}
+	}
+	return out
+}
+
 // TileList is the fixed list of tiles: every tile over the region at each
 // zoom from 5 to 14, sampled down to perZoom with a fixed seed.
 func TileList(perZoom int) []maptile.Tile {
 	var out []maptile.Tile
 	rng := rand.New(rand.NewPCG(2021, 2025)) // the plan's years
 	for z := maptile.Zoom(5); z <= 14; z++ {
-		min := maptile.At(orb.Point{Region.Min[0], Region.Max[1]}, z)
-		max := maptile.At(orb.Point{Region.Max[0], Region.Min[1]}, z)
-		var all []maptile.Tile
-		for x := min.X; x <= max.X; x++ {
-			for y := min.Y; y <= max.Y; y++ {
-				all = append(all, maptile.New(x, y, z))
-			}
-		}
+		all := TilesOver(Region, z)
 		rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		if len(all) > perZoom {
 			all = all[:perZoom]
@@ -285,10 +291,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	reg := layers.NewRegistry(cfg.Pool, nil)
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go reg.Listen(lctx)
-	for !reg.Synced() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	reg.Listening(lctx)
 	gen := tiles.NewGeneralizer(cfg.Pool, reg, nil)
 	start = time.Now()
 	all, err := reg.List(ctx)
