@@ -181,6 +181,15 @@ func (src timetableSource) meta(m map[string]any) {
 	}
 }
 
+// departureTimes are n departures a minute apart from first.
+func departureTimes(first int32, n int) []int32 {
+	out := make([]int32, n)
+	for k := range out {
+		out[k] = first + int32(k*60)
+	}
+	return out
+}
+
 // percentileOf is the p-th percentile (nearest rank) of times, where
 // unreached counts as later than any time; nil when that rank is unreached.
 func percentileOf(times []float64, p float64) *float64 {
@@ -359,13 +368,12 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 			whole[j] = walks.whole(walk, org.At, d.At)
 		}
 		samples := make([][]float64, len(dest))
-		for k := 0; k < departures; k++ {
+		for j := range samples {
+			samples[j] = make([]float64, departures)
+		}
+		// Range RAPTOR: the window's departures, latest first, sharing labels.
+		tt.Range(access, departureTimes(first, departures), 8, maxSecs, func(k int, arr []int32) {
 			t0 := first + int32(k*60)
-			src := make([]raptor.Footpath, len(access))
-			for a, f := range access {
-				src[a] = raptor.Footpath{Stop: f.Stop, Secs: t0 + f.Secs}
-			}
-			arr := tt.EarliestArrival(src, 8, t0+maxSecs)
 			for j := range dest {
 				best := math.Inf(1)
 				if w := whole[j]; w <= float64(maxSecs) {
@@ -378,9 +386,9 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 						}
 					}
 				}
-				samples[j] = append(samples[j], best/60)
+				samples[j][k] = best / 60
 			}
-		}
+		})
 		row := make([]*float64, len(dest))
 		for j := range dest {
 			row[j] = percentileOf(samples[j], pct)
@@ -516,21 +524,19 @@ func (s *Service) timetableSurfaces(ctx context.Context, q Query) ([]*isochrone.
 	}
 	first := int32(dep.Hour()*3600 + dep.Minute()*60)
 	samples := make([][]float64, len(tt.StopIDs))
-	for k := 0; k <= q.Window; k++ {
+	for st := range samples {
+		samples[st] = make([]float64, q.Window+1)
+	}
+	tt.Range(access, departureTimes(first, q.Window+1), 8, maxSecs, func(k int, arr []int32) {
 		t0 := first + int32(k*60)
-		src := make([]raptor.Footpath, len(access))
-		for i, a := range access {
-			src[i] = raptor.Footpath{Stop: a.Stop, Secs: t0 + a.Secs}
-		}
-		arr := tt.EarliestArrival(src, 8, t0+maxSecs)
 		for st, a := range arr {
 			v := math.Inf(1)
-			if a != raptor.Unreached {
+			if a != raptor.Unreached && a-t0 <= maxSecs {
 				v = float64(a - t0)
 			}
-			samples[st] = append(samples[st], v)
+			samples[st][k] = v
 		}
-	}
+	})
 	var out []*isochrone.Catchment
 	for _, pct := range q.Percentiles {
 		var seeds []isochrone.Seed

@@ -394,14 +394,59 @@ type Footpath struct {
 // earliest arrival by any means (where vehicles are boarded) and its
 // earliest arrival by vehicle (where walks start).
 func (tt *Timetable) EarliestArrival(sources []Footpath, rounds int, limit int32) []int32 {
-	n := len(tt.StopIDs)
-	best, ride := make([]int32, n), make([]int32, n)
-	for i := range best {
-		best[i], ride[i] = Unreached, Unreached
+	sr := tt.newSearch()
+	sr.run(sources, rounds, limit)
+	return sr.best
+}
+
+// Range answers a window of departures from the same place (range RAPTOR):
+// for each of departures (seconds after midnight, ascending) it calls each
+// with the arrival times of a search whose sources are access shifted to
+// that departure, as EarliestArrival would return them (each must not keep
+// the slice). Departures are searched latest first and labels are kept:
+// what a later departure reaches, an earlier one reaches no later (it can
+// wait), so each search only follows what its own departure improves.
+// Arrivals beyond the departure's limit may be ones carried from a later
+// departure; callers compare with their own limit.
+func (tt *Timetable) Range(access []Footpath, departures []int32, rounds int, maxSecs int32, each func(k int, arrivals []int32)) {
+	sr := tt.newSearch()
+	src := make([]Footpath, len(access))
+	for k := len(departures) - 1; k >= 0; k-- {
+		for i, a := range access {
+			src[i] = Footpath{Stop: a.Stop, Secs: departures[k] + a.Secs}
+		}
+		sr.run(src, rounds, departures[k]+maxSecs)
+		each(k, sr.best)
 	}
-	prev := make([]int32, n) // arrivals after the previous round
-	board := make([]bool, n) // improved: board from here next round
-	walk := make([]bool, n)  // reached by vehicle: walk from here
+}
+
+// search holds the labels of RAPTOR runs over one timetable.
+type search struct {
+	tt         *Timetable
+	best, ride []int32 // by any means; by vehicle
+	prev       []int32 // arrivals after the previous round
+	board      []bool  // improved: board from here next round
+	walk       []bool  // reached by vehicle: walk from here
+	queue      map[int32]int32
+}
+
+func (tt *Timetable) newSearch() *search {
+	n := len(tt.StopIDs)
+	sr := &search{tt: tt, best: make([]int32, n), ride: make([]int32, n), prev: make([]int32, n),
+		board: make([]bool, n), walk: make([]bool, n), queue: map[int32]int32{}}
+	for i := range sr.best {
+		sr.best[i], sr.ride[i] = Unreached, Unreached
+	}
+	return sr
+}
+
+// run improves the labels from sources (stop → the time the traveller is
+// there) with at most rounds vehicles, up to limit. After each ride comes
+// at most one footpath, and footpaths are not closed transitively, so a
+// stop keeps two labels: its earliest arrival by any means (where vehicles
+// are boarded) and its earliest arrival by vehicle (where walks start).
+func (sr *search) run(sources []Footpath, rounds int, limit int32) {
+	tt, best, ride, prev, board, walk, queue := sr.tt, sr.best, sr.ride, sr.prev, sr.board, sr.walk, sr.queue
 	for _, s := range sources {
 		if s.Secs < best[s.Stop] {
 			best[s.Stop] = s.Secs
@@ -410,7 +455,6 @@ func (tt *Timetable) EarliestArrival(sources []Footpath, rounds int, limit int32
 	}
 	// The walk from the sources to nearby stops (from a copy: walks do not chain).
 	tt.relax(slices.Clone(best), best, slices.Clone(board), board, limit)
-	queue := map[int32]int32{} // pattern → earliest position to scan from
 	for round := 0; round < rounds; round++ {
 		copy(prev, best)
 		clear(queue)
@@ -457,7 +501,7 @@ func (tt *Timetable) EarliestArrival(sources []Footpath, rounds int, limit int32
 		tt.relax(ride, best, walk, board, limit)
 		clear(walk)
 	}
-	return best
+	clear(board)
 }
 
 // relax walks once from each stop in from (at its time in at), improving

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,4 +157,51 @@ func TestTransferRules(t *testing.T) {
 			t.Fatalf("%s: RAPTOR %d, connection scan %d, want %d", c.name, got, oracle, c.want)
 		}
 	}
+}
+
+// Range RAPTOR over a window gives, for every departure, the arrivals a
+// search from that departure alone gives (within its limit), from random
+// stops and windows on the EPTC buses.
+func TestRangeEqualsOneSearchPerDeparture(t *testing.T) {
+	f := readFeed(t, "poa_eptc.zip")
+	tt, err := Build(f, time.Date(2019, 5, 15, 0, 0, 0, 0, time.UTC), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(120, 1))
+	var rangeTime, singleTime time.Duration
+	compared := 0
+	for i := 0; i < 6; i++ {
+		access := []Footpath{{Stop: rng.IntN(len(tt.StopIDs)), Secs: 0}, {Stop: rng.IntN(len(tt.StopIDs)), Secs: int32(rng.IntN(600))}}
+		first := int32(12*3600 + rng.IntN(3*3600))
+		var deps []int32
+		for k := 0; k <= 60; k++ {
+			deps = append(deps, first+int32(k*60))
+		}
+		const maxSecs = 90 * 60
+		got := make([][]int32, len(deps))
+		t0 := time.Now()
+		tt.Range(access, deps, 20, maxSecs, func(k int, arr []int32) { got[k] = slices.Clone(arr) })
+		rangeTime += time.Since(t0)
+		for k, d := range deps {
+			src := make([]Footpath, len(access))
+			for j, a := range access {
+				src[j] = Footpath{Stop: a.Stop, Secs: d + a.Secs}
+			}
+			t1 := time.Now()
+			want := tt.EarliestArrival(src, 20, d+maxSecs)
+			singleTime += time.Since(t1)
+			for s := range want {
+				g := got[k][s]
+				if g > d+maxSecs {
+					g = Unreached
+				}
+				if g != want[s] {
+					t.Fatalf("window %d, departure %d, stop %s: range %d, one search %d", i, d, tt.StopIDs[s], g, want[s])
+				}
+				compared++
+			}
+		}
+	}
+	t.Logf("%d arrivals equal; range RAPTOR %v for 6 windows of 61 departures, one search per departure %v", compared, rangeTime.Round(time.Millisecond), singleTime.Round(time.Millisecond))
 }
