@@ -15,8 +15,9 @@ import (
 // straight lines × the detour factor. Walking runs both ways on every
 // street, so one search from a place serves as its access and its egress.
 type stopWalks struct {
-	tt       *raptor.Timetable
-	roads    *isochrone.RoadNetwork // nil: no streets imported
+	at       []orb.Point                        // the stops
+	near     func(p orb.Point) []raptor.Footpath // straight-line walks, off the streets
+	roads    *isochrone.RoadNetwork             // nil: no streets imported
 	node     []int32                // per stop, its street node (-1: none within reach)
 	o        raptor.Options
 	platform int32
@@ -29,15 +30,44 @@ type stopWalks struct {
 }
 
 func newStopWalks(tt *raptor.Timetable, roads *isochrone.RoadNetwork, o raptor.Options, platform int32) *stopWalks {
-	w := &stopWalks{tt: tt, roads: roads, o: o, platform: platform,
-		limit: float32(accessMetres * o.Detour / (o.WalkKmh / 3.6))}
+	return walksAmong(tt.StopAt, func(p orb.Point) []raptor.Footpath { return tt.Near(p, accessMetres, o) }, roads, o, platform, accessMetres)
+}
+
+// walksAmong are walks to stops at, of at most metres as the crow flies ×
+// the detour factor (in time), along the streets where they reach.
+func walksAmong(at []orb.Point, near func(orb.Point) []raptor.Footpath, roads *isochrone.RoadNetwork, o raptor.Options, platform int32, metres float64) *stopWalks {
+	w := &stopWalks{at: at, near: near, roads: roads, o: o, platform: platform,
+		limit: float32(metres * o.Detour / (o.WalkKmh / 3.6))}
 	if roads != nil {
-		w.node = make([]int32, len(tt.StopIDs))
-		for s, at := range tt.StopAt {
-			w.node[s] = int32(roads.Snap(at, isochrone.Walk))
+		w.node = make([]int32, len(at))
+		for s, p := range at {
+			w.node[s] = int32(roads.Snap(p, isochrone.Walk))
 		}
 	}
 	return w
+}
+
+// streetFootpaths are the walks between stops after a ride (raptor's
+// footpaths) along the streets: from each stop the stops within the
+// transfer limit in time; stops off the streets keep straight lines.
+func streetFootpaths(roads *isochrone.RoadNetwork, o raptor.Options) func([]orb.Point) [][]raptor.Footpath {
+	return func(at []orb.Point) [][]raptor.Footpath {
+		straight := raptor.StraightFootpaths(at, o)
+		w := walksAmong(at, nil, roads, o, 0, o.TransferMetres)
+		out := make([][]raptor.Footpath, len(at))
+		for s, p := range at {
+			if w.node[s] < 0 {
+				out[s] = straight[s]
+				continue
+			}
+			for _, f := range w.from(p).stops {
+				if f.Stop != s {
+					out[s] = append(out[s], f)
+				}
+			}
+		}
+		return out
+	}
 }
 
 // placeWalk is what one search from a place found.
@@ -58,9 +88,9 @@ func (w *stopWalks) from(p orb.Point) placeWalk {
 			for s, n := range w.node {
 				secs := float32(math.Inf(1))
 				if n >= 0 && !math.IsInf(float64(times[n]), 1) {
-					secs = times[n] + w.roads.OffRoadSecs(w.tt.StopAt[s], int(n))
+					secs = times[n] + w.roads.OffRoadSecs(w.at[s], int(n))
 				}
-				secs = min(secs, w.direct(p, w.tt.StopAt[s]))
+				secs = min(secs, w.direct(p, w.at[s]))
 				if secs <= w.limit {
 					out.stops = append(out.stops, raptor.Footpath{Stop: s, Secs: int32(math.Ceil(float64(secs))) + w.platform})
 				}
@@ -69,7 +99,7 @@ func (w *stopWalks) from(p orb.Point) placeWalk {
 		}
 	}
 	w.straight++
-	fs := w.tt.Near(p, accessMetres, w.o)
+	fs := w.near(p)
 	for i := range fs {
 		fs[i].Secs += w.platform
 	}
@@ -114,9 +144,9 @@ func (w *stopWalks) whole(pw placeWalk, from, q orb.Point) float64 {
 func (w *stopWalks) walksNote() string {
 	switch {
 	case w.onStreets > 0 && w.straight == 0:
-		return "walks to and from stops (within 1 km as the crow flies × 1.3) run along the imported streets, stops joined to their nearest street node (or straight within 150 m); between stops within 400 m they are straight lines × 1.3 at 4.8 km/h"
+		return "walks to and from stops (within 1 km as the crow flies × 1.3) and between stops after a ride (400 m) run along the imported streets, stops joined to their nearest street node (or straight within 150 m), at 4.8 km/h"
 	case w.onStreets > 0:
-		return "walks to and from stops run along the imported streets where they reach the place, elsewhere straight lines × 1.3 at 4.8 km/h (within 1 km); between stops within 400 m straight lines"
+		return "walks to and from stops run along the imported streets where they reach the place, elsewhere straight lines × 1.3 at 4.8 km/h (within 1 km); between stops after a ride (400 m) along the streets for stops on them"
 	}
 	return "walks to and from stops within 1 km and between stops within 400 m are straight lines × 1.3 at 4.8 km/h (not on streets)"
 }

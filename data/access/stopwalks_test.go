@@ -73,22 +73,13 @@ func TestStopWalksAlongStreets(t *testing.T) {
 		}
 		return v, d, true
 	}
-	rng := rand.New(rand.NewPCG(4, 8))
-	compared, places := 0, 0
+	compared := 0
 	ambiguous := map[int]bool{}
-	for places < 6 {
-		// A place near a random stop, on the streets.
-		s0 := tt.StopAt[rng.IntN(len(tt.StopAt))]
-		place := orb.Point{s0[0] + (rng.Float64()-0.5)*0.01, s0[1] + (rng.Float64()-0.5)*0.01}
-		if !street.Covers(place) {
-			continue
-		}
-		places++
+	// check compares the walks gusu found from place (stop → seconds, self
+	// left out) with pgRouting's, up to limit seconds.
+	check := func(what string, place orb.Point, found map[int]int32, limit float32, self int) {
+		t.Helper()
 		clear(ambiguous)
-		found := map[int]int32{}
-		for _, f := range w.from(place).stops {
-			found[f.Stop] = f.Secs
-		}
 		ov, od, ok := snap(place)
 		if !ok {
 			t.Fatalf("pgRouting side: no vertex near %v", place)
@@ -105,7 +96,7 @@ func TestStopWalksAlongStreets(t *testing.T) {
 		var cands []cand
 		var targets []int64
 		for s, at := range tt.StopAt {
-			if isochrone.Metres(place, at) > float64(w.limit)*walkMps*1.02 {
+			if s == self || isochrone.Metres(place, at) > float64(limit)*walkMps*1.02 {
 				continue
 			}
 			c := cand{stop: s}
@@ -141,26 +132,57 @@ func TestStopWalksAlongStreets(t *testing.T) {
 			if c.direct <= directMetres {
 				best = math.Min(best, c.direct*p.Detour/walkMps)
 			}
-			if best <= float64(w.limit) {
+			if best <= float64(limit) {
 				want[c.stop] = best
 			}
 		}
 		for s, secs := range want {
 			got, ok := found[s]
-			edge := secs > float64(w.limit)*0.99
+			edge := secs > float64(limit)*0.99
 			if !ok && !edge {
-				t.Fatalf("place %v: stop %s reached by pgRouting in %.0f s, not by gusu", place, tt.StopIDs[s], secs)
+				t.Fatalf("%s %v: stop %s reached by pgRouting in %.0f s, not by gusu", what, place, tt.StopIDs[s], secs)
 			}
 			if ok && math.Abs(float64(got)-secs) > 0.02*secs+10 {
-				t.Fatalf("place %v: stop %s in %d s, pgRouting %.1f s", place, tt.StopIDs[s], got, secs)
+				t.Fatalf("%s %v: stop %s in %d s, pgRouting %.1f s", what, place, tt.StopIDs[s], got, secs)
 			}
 			compared++
 		}
 		for s, got := range found {
-			if _, ok := want[s]; !ok && !ambiguous[s] && float64(got) < float64(w.limit)*0.99 {
-				t.Fatalf("place %v: stop %s in %d s by gusu, beyond the limit for pgRouting", place, tt.StopIDs[s], got)
+			if _, ok := want[s]; !ok && !ambiguous[s] && float64(got) < float64(limit)*0.99 {
+				t.Fatalf("%s %v: stop %s in %d s by gusu, beyond the limit for pgRouting", what, place, tt.StopIDs[s], got)
 			}
 		}
+	}
+	rng := rand.New(rand.NewPCG(4, 8))
+	places := 0
+	for places < 6 {
+		// A place near a random stop, on the streets.
+		s0 := tt.StopAt[rng.IntN(len(tt.StopAt))]
+		place := orb.Point{s0[0] + (rng.Float64()-0.5)*0.01, s0[1] + (rng.Float64()-0.5)*0.01}
+		if !street.Covers(place) {
+			continue
+		}
+		places++
+		found := map[int]int32{}
+		for _, f := range w.from(place).stops {
+			found[f.Stop] = f.Secs
+		}
+		check("place", place, found, w.limit, -1)
+	}
+	placeWalks := compared
+	// Footpaths between stops after a ride follow the streets too.
+	transfer := float32(o.TransferMetres * o.Detour / walkMps)
+	checked := 0
+	for s := 0; checked < 5; s = (s + 797) % len(tt.StopAt) {
+		if !street.Covers(tt.StopAt[s]) {
+			continue
+		}
+		checked++
+		found := map[int]int32{}
+		for _, f := range tt.Walks(s) {
+			found[f.Stop] = f.Secs
+		}
+		check("footpaths of stop", tt.StopAt[s], found, transfer, s)
 	}
 	// The answers built on these walks say so: an isochrone's surface walks
 	// on along the streets, a matrix counts the places walked on them.
@@ -183,8 +205,8 @@ func TestStopWalksAlongStreets(t *testing.T) {
 	if walks := m.Meta["walks"].(map[string]any); walks["on_streets"] != 2 {
 		t.Fatalf("matrix walks: %v; note %q", walks, m.Note)
 	}
-	t.Logf("%d places, %d stop walks compared with pgRouting", places, compared)
-	if compared < 30 {
-		t.Fatalf("only %d stop walks compared", compared)
+	t.Logf("%d places, %d stop walks, and %d footpaths of %d stops compared with pgRouting", places, placeWalks, compared-placeWalks, checked)
+	if placeWalks < 30 || compared-placeWalks < 10 {
+		t.Fatalf("only %d stop walks and %d footpaths compared", placeWalks, compared-placeWalks)
 	}
 }

@@ -94,6 +94,16 @@ func (s *Service) timetable(ctx context.Context, date time.Time, planned bool) (
 	default:
 		key = fmt.Sprintf("%d/%s", version, date.Format("2006-01-02"))
 	}
+	// Footpaths between stops follow the streets of the current network.
+	b, err := s.current()
+	if err != nil {
+		return nil, src, err
+	}
+	key += fmt.Sprintf("/roads@%d", b.versions[roadsLayer])
+	o := raptor.DefaultOptions()
+	if b.roads != nil {
+		o.Footpaths = streetFootpaths(b.roads, o)
+	}
 	s.tt.mu.Lock()
 	defer s.tt.mu.Unlock()
 	if tt, ok := s.tt.built[key]; ok {
@@ -111,7 +121,7 @@ func (s *Service) timetable(ctx context.Context, date time.Time, planned bool) (
 	} else if feed, err = transit.Load(ctx, s.pool); err != nil {
 		return nil, src, err
 	}
-	tt, err := raptor.Build(feed, date, raptor.DefaultOptions())
+	tt, err := raptor.Build(feed, date, o)
 	if err != nil {
 		return nil, src, err
 	}
@@ -166,7 +176,7 @@ func (src timetableSource) platformSecs(p isochrone.Params) int32 {
 func (src timetableSource) surfaceNote(p isochrone.Params) string {
 	if src.streets {
 		return src.note(p, " from the departure; walks to stops (within 1 km as the crow flies × 1.3) and on from every reached stop run along the "+
-			"imported streets (stops joined to their nearest street), between stops within 400 m straight lines × 1.3 at 4.8 km/h. Over a window, "+
+			"imported streets (stops joined to their nearest street), as do walks between stops after a ride (400 m), at 4.8 km/h. Over a window, "+
 			"each stop's travel time is the percentile of the departures', then the walk from it (approximate: the percentile is taken per stop, not per place).")
 	}
 	return src.note(p, timetableNote)

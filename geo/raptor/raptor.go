@@ -29,6 +29,10 @@ type Options struct {
 	WalkKmh, Detour float64
 	// TransferMetres is the longest footpath between two stops.
 	TransferMetres float64
+	// Footpaths, if set, makes the footpaths between the stops at the
+	// given places instead of straight lines (e.g. along streets); the
+	// feed's transfer rules apply on top.
+	Footpaths func(at []orb.Point) [][]Footpath
 }
 
 // DefaultOptions are gusu's walking defaults (as the isochrones use).
@@ -215,7 +219,16 @@ func Build(f *gtfs.Feed, date time.Time, o Options) (*Timetable, error) {
 			tt.byStop[s] = append(tt.byStop[s], [2]int32{int32(pi), int32(k)})
 		}
 	}
-	tt.walk = footpaths(tt.StopAt, o)
+	if o.Footpaths != nil {
+		tt.walk = make([][]footpath, len(tt.StopAt))
+		for s, fs := range o.Footpaths(tt.StopAt) {
+			for _, f := range fs {
+				tt.walk[s] = append(tt.walk[s], footpath{to: int32(f.Stop), secs: f.Secs})
+			}
+		}
+	} else {
+		tt.walk = footpaths(tt.StopAt, o)
+	}
 	tt.applyTransfers(f.Transfers)
 	return tt, nil
 }
@@ -296,6 +309,19 @@ func metres(a, b orb.Point) float64 {
 	dx := (b[0] - a[0]) * 111_132 * math.Cos(lat)
 	dy := (b[1] - a[1]) * 111_132
 	return math.Hypot(dx, dy)
+}
+
+// StraightFootpaths are the default footpaths: every stop to the stops
+// within o.TransferMetres, straight lines × o.Detour at o.WalkKmh.
+func StraightFootpaths(at []orb.Point, o Options) [][]Footpath {
+	fs := footpaths(at, o)
+	out := make([][]Footpath, len(fs))
+	for s, paths := range fs {
+		for _, f := range paths {
+			out[s] = append(out[s], Footpath{Stop: int(f.to), Secs: f.secs})
+		}
+	}
+	return out
 }
 
 // footpaths joins every stop to the stops within o.TransferMetres.
