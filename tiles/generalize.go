@@ -174,9 +174,11 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 		if err != nil && err != pgx.ErrNoRows {
 			return err
 		}
-		if l.Columns, err = tileColumns(ctx, tx, table); err != nil {
+		tableColumns, err := tileColumns(ctx, tx, table)
+		if err != nil {
 			return err
 		}
+		l.SetColumns(tableColumns)
 		cols := l.Columns
 		if builtVersion == version {
 			if cov, err = buildCoverage(ctx, tx, name, version, extent, buffer); err != nil {
@@ -223,6 +225,18 @@ func (g *Generalizer) Refresh(ctx context.Context, name string) error {
 	g.mu.Lock()
 	g.built[name] = version
 	g.coverage[name] = cov
+	if pre != nil {
+		total := pre.bytes
+		for other, p := range g.pre {
+			if other != name && p != nil {
+				total += p.bytes
+			}
+		}
+		if total > maxPreTotalBytes {
+			g.log.Warn("pre-rendered tiles over the instance's cap; this layer's low zooms are made by query", "layer", name, "cap_mb", maxPreTotalBytes>>20)
+			pre = nil
+		}
+	}
 	g.pre[name] = pre
 	g.mu.Unlock()
 	if rebuilt {

@@ -26,6 +26,9 @@ const preMaxZoom maptile.Zoom = 9
 const (
 	maxPreTiles = 2048
 	maxPreBytes = 32 << 20
+	// maxPreTotalBytes caps all layers' pieces together in one instance:
+	// a layer that would pass it is served by query at every zoom.
+	maxPreTotalBytes = 256 << 20
 )
 
 // prerendered is one layer version's pieces by tile.
@@ -70,7 +73,7 @@ func prerender(ctx context.Context, tx pgx.Tx, l *layers.Layer, cov *coverage, b
 		return nil, nil
 	}
 	p := &prerendered{version: l.Version, pieces: map[maptile.Tile]*piece{}, cov: cov, budget: budget}
-	all := LayerPlan{Layer: l, Properties: attributeColumns(l), Generalized: true}
+	all := LayerPlan{Layer: l, Properties: l.Attributes, Generalized: true}
 	tiles, size := 0, 0
 	top := min(preMaxZoom, maptile.Zoom(l.MaxZoom))
 	for z := maptile.Zoom(l.MinZoom); z <= top; z++ {
@@ -117,15 +120,4 @@ func prerender(ctx context.Context, tx pgx.Tx, l *layers.Layer, cov *coverage, b
 		return nil, nil
 	}
 	return p, nil
-}
-
-// attributeColumns lists a layer's attribute columns (geometry left out).
-func attributeColumns(l *layers.Layer) []layers.Column {
-	var out []layers.Column
-	for _, c := range l.Columns {
-		if !c.IsGeometry() {
-			out = append(out, c)
-		}
-	}
-	return out
 }

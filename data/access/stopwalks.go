@@ -15,10 +15,10 @@ import (
 // straight lines × the detour factor. Walking runs both ways on every
 // street, so one search from a place serves as its access and its egress.
 type stopWalks struct {
-	at       []orb.Point                        // the stops
+	at       []orb.Point                         // the stops
 	near     func(p orb.Point) []raptor.Footpath // straight-line walks, off the streets
-	roads    *isochrone.RoadNetwork             // nil: no streets imported
-	node     []int32                // per stop, its street node (-1: none within reach)
+	roads    *isochrone.RoadNetwork              // nil: no streets imported
+	node     []int32                             // per stop, its street node (-1: none within reach)
 	o        raptor.Options
 	platform int32
 	limit    float32 // the longest walk to or from a stop, seconds

@@ -78,26 +78,23 @@ type timetableSource struct {
 // model's (planned lines included when planned is set) where none is
 // imported.
 func (s *Service) timetable(ctx context.Context, date time.Time, planned bool) (*raptor.Timetable, timetableSource, error) {
+	// One network for the whole build: the rail model and the streets the
+	// footpaths follow come from it.
+	b, err := s.current()
+	if err != nil {
+		return nil, timetableSource{}, err
+	}
 	_, version, err := transit.Current(ctx, s.pool)
 	src := timetableSource{Version: version}
 	var key string
 	switch {
 	case errors.Is(err, transit.ErrNoFeed):
-		b, err := s.current()
-		if err != nil {
-			return nil, src, err
-		}
 		src = timetableSource{Model: true, Planned: planned}
 		key = fmt.Sprintf("model/%d/%d/%v/%s", b.versions["rail_lines"], b.versions["rail_stations"], planned, date.Format("2006-01-02"))
 	case err != nil:
 		return nil, src, err
 	default:
 		key = fmt.Sprintf("%d/%s", version, date.Format("2006-01-02"))
-	}
-	// Footpaths between stops follow the streets of the current network.
-	b, err := s.current()
-	if err != nil {
-		return nil, src, err
 	}
 	key += fmt.Sprintf("/roads@%d", b.versions[roadsLayer])
 	o := raptor.DefaultOptions()
@@ -111,14 +108,11 @@ func (s *Service) timetable(ctx context.Context, date time.Time, planned bool) (
 	}
 	var feed *gtfs.Feed
 	if src.Model {
-		b, err := s.current()
-		if err != nil {
-			return nil, src, err
-		}
-		if feed, err = b.rail.feed(s.params, planned); err != nil {
-			return nil, src, err
-		}
-	} else if feed, err = transit.Load(ctx, s.pool); err != nil {
+		feed, err = b.rail.feed(s.params, planned)
+	} else {
+		feed, err = transit.Load(ctx, s.pool)
+	}
+	if err != nil {
 		return nil, src, err
 	}
 	tt, err := raptor.Build(feed, date, o)

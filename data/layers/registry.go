@@ -51,8 +51,8 @@ type Layer struct {
 	Attributes []Column `json:"-"`
 }
 
-// withColumns sets a layer's columns and attributes.
-func (l *Layer) withColumns(cols []Column) {
+// SetColumns sets a layer's columns and, from them, its attributes.
+func (l *Layer) SetColumns(cols []Column) {
 	l.Columns = cols
 	l.Attributes = nil
 	for _, c := range cols {
@@ -245,7 +245,7 @@ func (r *Registry) load(ctx context.Context) (*snapshot, error) {
 	}
 	s := &snapshot{byName: map[string]*Layer{}}
 	for _, l := range layers {
-		l.withColumns(cols[l.Table])
+		l.SetColumns(cols[l.Table])
 		s.byName[l.Name] = l
 		s.names = append(s.names, l.Name)
 		if !l.Private {
@@ -310,7 +310,7 @@ func (r *Registry) AtVersion(ctx context.Context, name string, version int64) (*
 	}
 	at := *l
 	at.Table, at.Version = table, version
-	at.withColumns(cols[table])
+	at.SetColumns(cols[table])
 	return &at, nil
 }
 

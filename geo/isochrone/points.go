@@ -41,22 +41,7 @@ func PointSurface(seeds []Seed, walkMps, radius, cell float64, maxSecs float32) 
 	for i := range secs {
 		secs[i] = float32(math.Inf(1))
 	}
-	// The cells within the walking radius, nearest first, with their walk:
-	// computed once, not per seed (as the road surface does).
-	reach := int(math.Ceil(radius / cell))
-	type offset struct {
-		dx, dy int
-		secs   float32
-	}
-	var offsets []offset
-	for dy := -reach; dy <= reach; dy++ {
-		for dx := -reach; dx <= reach; dx++ {
-			if d := math.Hypot(float64(dx)*g.dx, float64(dy)*g.dy); d <= radius {
-				offsets = append(offsets, offset{dx, dy, float32(d / walkMps)})
-			}
-		}
-	}
-	sort.Slice(offsets, func(i, j int) bool { return offsets[i].secs < offsets[j].secs })
+	offsets := g.walkOffsets(radius, walkMps)
 	for _, s := range seeds {
 		if s.Secs > maxSecs {
 			continue
@@ -88,4 +73,27 @@ func (c *Catchment) SmoothBands(minutes []float64) ([]Band, error) {
 		return nil, err
 	}
 	return c.Grid.bands(mins, c.Secs, true), nil
+}
+
+// offset is a cell's position relative to another and the walk to it.
+type offset struct {
+	dx, dy int
+	secs   float32
+}
+
+// walkOffsets are the cells within radius metres of a cell, nearest first,
+// with the seconds a walk at walkMps takes: computed once per surface, not
+// per point walked from.
+func (g *Grid) walkOffsets(radius, walkMps float64) []offset {
+	reach := int(math.Ceil(radius / g.CellMetres))
+	var out []offset
+	for dy := -reach; dy <= reach; dy++ {
+		for dx := -reach; dx <= reach; dx++ {
+			if d := math.Hypot(float64(dx)*g.dx, float64(dy)*g.dy); d <= radius {
+				out = append(out, offset{dx, dy, float32(d / walkMps)})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].secs < out[j].secs })
+	return out
 }

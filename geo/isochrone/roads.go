@@ -3,7 +3,6 @@ package isochrone
 import (
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/paulmach/orb"
 )
@@ -151,13 +150,6 @@ func (r *RoadNetwork) NodeTimes(origins []orb.Point, m Mode, maxMinutes float64)
 	return r.nodeTimes(seedsAt(origins), m, maxMinutes, nil, false)
 }
 
-// SeedNodeTimes is NodeTimes from seeds reached at their own times (a
-// timetable's stops); seeds farther than MaxSnapMetres from a road usable
-// by m are left out.
-func (r *RoadNetwork) SeedNodeTimes(seeds []Seed, m Mode, maxSecs float32) ([]float32, error) {
-	return r.nodeTimes(seeds, m, float64(maxSecs)/60, nil, true)
-}
-
 // OffRoadSecs is the walk between p and road node n, off the road (the
 // straight line × the detour factor), in seconds.
 func (r *RoadNetwork) OffRoadSecs(p orb.Point, n int) float32 {
@@ -292,23 +284,9 @@ func (r *RoadNetwork) surface(seeds []Seed, m Mode, maxMin float64, owners, skip
 	}
 	max := float32(maxMin * 60)
 	walk := r.Params.WalkKmh / 3.6 / r.Params.Detour
-	// The cells within the off-road walking radius, nearest first, with
-	// their distances: computed once, not per point.
+	// The last stretch off the road, on foot.
 	const offRoad = 150.0
-	reach := int(math.Ceil(offRoad / g.CellMetres))
-	type offset struct {
-		dx, dy int
-		secs   float32
-	}
-	var offsets []offset
-	for dy := -reach; dy <= reach; dy++ {
-		for dx := -reach; dx <= reach; dx++ {
-			if d := math.Hypot(float64(dx)*g.dx, float64(dy)*g.dy); d <= offRoad {
-				offsets = append(offsets, offset{dx, dy, float32(d / walk)})
-			}
-		}
-	}
-	sort.Slice(offsets, func(i, j int) bool { return offsets[i].secs < offsets[j].secs })
+	offsets := g.walkOffsets(offRoad, walk)
 	splat := func(p orb.Point, t float32, from int32) {
 		if t > max {
 			return
