@@ -72,6 +72,9 @@ type timetableSource struct {
 	Planned bool
 	// streets: a surface walked on along the imported streets.
 	streets bool
+	// noStops: no stop of the timetable is within walking reach of the
+	// origins (a feed of another city), so the surface is a walk only.
+	noStops bool
 }
 
 // timetable returns the timetable of date: the imported feeds', or the rail
@@ -168,6 +171,9 @@ func (src timetableSource) platformSecs(p isochrone.Params) int32 {
 
 // surfaceNote says how a timetable surface (isochrone, catchment) walks.
 func (src timetableSource) surfaceNote(p isochrone.Params) string {
+	if src.noStops {
+		return src.note(p, ": no stop of the timetable is within 1 km of the origin(s), so these bands are a walk only (is the feed for another area?).")
+	}
 	if src.streets {
 		return src.note(p, " from the departure; walks to stops (within 1 km as the crow flies × 1.3) and on from every reached stop run along the "+
 			"imported streets (stops joined to their nearest street), as do walks between stops after a ride (400 m), at 4.8 km/h. Over a window, "+
@@ -361,12 +367,16 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 	first := int32(dep.Hour()*3600 + dep.Minute()*60)
 	maxSecs := int32(req.MaxMinutes * 60)
 	departures := req.Window + 1
+	noStops := 0 // origins with no stop within walking reach
 	for i, org := range orig {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		walk := walks.from(org.At)
 		access := walk.stops
+		if len(access) == 0 {
+			noStops++
+		}
 		whole := make([]float64, len(dest))
 		for j, d := range dest {
 			whole[j] = walks.whole(walk, org.At, d.At)
@@ -402,6 +412,10 @@ func (s *Service) transitRows(ctx context.Context, req TravelTimesRequest, pct f
 	out.Network = "timetable"
 	out.Note = src.note(s.params, ": "+walks.walksNote()+"; a trip may also walk the whole way.")
 	walks.walksMeta(out.Meta)
+	if noStops > 0 {
+		out.Meta["origins_without_stops"] = noStops
+		out.Note += fmt.Sprintf(" %d of %d origins have no stop of the timetable within 1 km: their rows are walks only.", noStops, len(orig))
+	}
 	out.Meta["departure"], out.Meta["window"], out.Meta["percentile"] = req.Departure, req.Window, pct
 	out.Meta["departures"], out.Meta["trips_that_day"] = departures, tt.Trips
 	src.meta(out.Meta)
@@ -526,6 +540,7 @@ func (s *Service) timetableSurfaces(ctx context.Context, q Query) ([]*isochrone.
 	for _, p := range q.Origins {
 		access = append(access, walks.from(p).stops...)
 	}
+	src.noStops = len(access) == 0
 	first := int32(dep.Hour()*3600 + dep.Minute()*60)
 	samples := make([][]float64, len(tt.StopIDs))
 	for st := range samples {

@@ -281,4 +281,15 @@ func TestTimetableIsochrones(t *testing.T) {
 	if status, _, raw := f.get(t, fmt.Sprintf("/api/isochrones?lon=%f&lat=%f&mode=walk&minutes=30&departure=2019-05-15T13:00", lon, lat)); status != 400 {
 		t.Fatalf("departure with walking: %d %s", status, raw)
 	}
+	// A place far from every stop of the feed (Suzhou, with Porto Alegre's
+	// buses imported) gets a walk, and is told so.
+	status, fc, raw = f.get(t, "/api/isochrones?lon=120.62&lat=31.30&mode=transit&minutes=30&departure=2019-05-15T13:00")
+	if status != 200 || !strings.Contains(fmt.Sprint(fc["metadata"].(map[string]any)["note"]), "no stop of the timetable is within 1 km") {
+		t.Fatalf("origin without stops: %d %.400s", status, raw)
+	}
+	status, m, raw := f.post(t, "/api/traveltimes", map[string]any{"origins": map[string]any{"points": [][]float64{{120.62, 31.30}, {lon, lat}}},
+		"destinations": map[string]any{"points": [][]float64{{lon, lat}}}, "mode": "transit", "departure": "2019-05-15T13:00"})
+	if status != 200 || num(m["metadata"].(map[string]any)["origins_without_stops"]) != 1 {
+		t.Fatalf("matrix with an origin without stops: %d %.400s", status, raw)
+	}
 }
